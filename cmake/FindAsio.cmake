@@ -1,0 +1,23 @@
+# Finds standalone asio (Debian package libasio-dev), a header-only library without a CMake
+# package of its own, and defines the imported target Asio::Asio.
+find_path(Asio_INCLUDE_DIR NAMES asio.hpp)
+if(Asio_INCLUDE_DIR AND EXISTS "${Asio_INCLUDE_DIR}/asio/version.hpp")
+  file(STRINGS "${Asio_INCLUDE_DIR}/asio/version.hpp" _asio_version_line REGEX "#define ASIO_VERSION ")
+  string(REGEX MATCH "[0-9]+" _asio_version_number "${_asio_version_line}")
+  math(EXPR _asio_major "${_asio_version_number} / 100000")
+  math(EXPR _asio_minor "${_asio_version_number} / 100 % 1000")
+  math(EXPR _asio_patch "${_asio_version_number} % 100")
+  set(Asio_VERSION "${_asio_major}.${_asio_minor}.${_asio_patch}")
+endif()
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(Asio
+  REQUIRED_VARS Asio_INCLUDE_DIR
+  VERSION_VAR Asio_VERSION
+  REASON_FAILURE_MESSAGE "install the Debian package libasio-dev (apt-get install libasio-dev)")
+if(Asio_FOUND AND NOT TARGET Asio::Asio)
+  add_library(Asio::Asio INTERFACE IMPORTED)
+  set_target_properties(Asio::Asio PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${Asio_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS "ASIO_STANDALONE;ASIO_NO_DEPRECATED")
+endif()
+mark_as_advanced(Asio_INCLUDE_DIR)

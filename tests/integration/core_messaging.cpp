@@ -1,0 +1,306 @@
+// Core NATS messaging through Connection against a private nats-server.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
+#include <noesis/ship/connection.hpp>
+#include <noesis/ship/testing/server.hpp>
+
+#include "test_support.hpp"
+
+using namespace noesis::ship;
+using namespace std::chrono_literals;
+using asio::awaitable;
+
+namespace {
+
+testing::Server& shared_server() {
+  static testing::Server server;
+  return server;
+}
+
+NatsConfig config_for(const testing::Server& server) {
+  NatsConfig config(server.url());
+  config.reconnect.wait = 100ms;
+  return config;
+}
+
+// Answers every request on `subject` with the request's payload prefixed by `tag`.
+awaitable<void> echo_responder(Connection conn, Subscription& sub, std::string tag, std::atomic<int>* served) {
+  for (;;) {
+    auto [ec, msg] = co_await sub.next(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    if (served != nullptr) ++*served;
+    conn.respond(msg, tag + std::string(msg.data()));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("publish reaches a subscriber on another connection") {
+  asio::io_context io;
+  Connection publisher(io.get_executor(), config_for(shared_server()));
+  Connection subscriber(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await publisher.connect();
+    co_await subscriber.connect();
+    auto sub = subscriber.subscribe("agents.*.status");
+    co_await subscriber.flush();
+
+    publisher.publish("agents.a1.status", "idle");
+    publisher.publish("agents.a2.status", "working");
+    publisher.publish("other.subject", "ignored");
+
+    Message first = co_await sub.next();
+    Message second = co_await sub.next();
+    CHECK(first.subject() == "agents.a1.status");
+    CHECK(first.data() == "idle");
+    CHECK(second.subject() == "agents.a2.status");
+    CHECK(second.data() == "working");
+  });
+}
+
+TEST_CASE("headers travel with a published message") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("hdr.test");
+    co_await conn.flush();
+    conn.publish(OutgoingMessage("hdr.test", "body").with_header("X-Trace", "abc").with_header("X-Trace", "def"));
+    Message msg = co_await sub.next();
+    CHECK(msg.data() == "body");
+    REQUIRE(msg.header("X-Trace"));
+    CHECK(*msg.header("X-Trace") == "abc");
+    const auto all = msg.headers();
+    CHECK(all.size() == 2);
+  });
+}
+
+TEST_CASE("queue group members share the messages") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto a = conn.queue_subscribe("work.items", "workers");
+    auto b = conn.queue_subscribe("work.items", "workers");
+    co_await conn.flush();
+    constexpr int total = 400;
+    for (int i = 0; i < total; ++i) conn.publish("work.items", std::to_string(i));
+    co_await conn.flush();
+    co_await test::sleep_for(200ms);
+
+    std::set<std::string> seen;
+    std::size_t from_a = 0;
+    std::size_t from_b = 0;
+    while (a.queued() > 0) {
+      for (auto& m : co_await a.next_batch(1000)) {
+        seen.insert(std::string(m.data()));
+        ++from_a;
+      }
+    }
+    while (b.queued() > 0) {
+      for (auto& m : co_await b.next_batch(1000)) {
+        seen.insert(std::string(m.data()));
+        ++from_b;
+      }
+    }
+    CHECK(from_a + from_b == total);
+    CHECK(seen.size() == total);
+    CHECK(from_a > 0);
+    CHECK(from_b > 0);
+  });
+}
+
+TEST_CASE("1000 concurrent requests from one thread all complete") {
+  asio::io_context io;
+  Connection server_side(io.get_executor(), config_for(shared_server()));
+  Connection client(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await server_side.connect();
+    co_await client.connect();
+    auto sub = server_side.subscribe("svc.echo");
+    co_await server_side.flush();
+    asio::co_spawn(io, echo_responder(server_side, sub, "re:", nullptr), asio::detached);
+
+    constexpr int total = 1000;
+    int completed = 0;
+    int correct = 0;
+    for (int i = 0; i < total; ++i) {
+      asio::co_spawn(io, [&, i]() -> awaitable<void> {
+        Message reply = co_await client.request("svc.echo", std::to_string(i), 10s);
+        ++completed;
+        if (reply.data() == "re:" + std::to_string(i)) ++correct;
+      }, asio::detached);
+    }
+    while (completed < total) co_await test::sleep_for(10ms);
+    CHECK(completed == total);
+    CHECK(correct == total);
+    sub.unsubscribe();
+  });
+}
+
+TEST_CASE("no responders and timeout are distinct errors") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+
+    auto [no_one, ignored] = co_await conn.request(OutgoingMessage("nobody.listens", "x"), 2s,
+                                                   asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(no_one == errc::no_responders);
+    CHECK(no_one != condition::timeout);
+
+    auto silent = conn.subscribe("silent.service");  // subscribed but never replies
+    co_await conn.flush();
+    const auto started = std::chrono::steady_clock::now();
+    auto [late, ignored2] = co_await conn.request(OutgoingMessage("silent.service", "x"), 300ms,
+                                                  asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(late == errc::timeout);
+    CHECK(late == condition::timeout);
+    CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+
+    // The default token throws noesis::ship::error naming the subject.
+    try {
+      co_await conn.request("nobody.listens", "x", 2s);
+      FAIL("request did not throw");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::no_responders);
+      CHECK(std::string(e.what()).find("nobody.listens") != std::string::npos);
+    }
+  });
+}
+
+TEST_CASE("a late reply after a timeout is dropped safely") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("slow.service");
+    co_await conn.flush();
+    auto [ec, ignored] = co_await conn.request(OutgoingMessage("slow.service", "x"), 100ms,
+                                               asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(ec == errc::timeout);
+    Message pending = co_await sub.next();
+    conn.respond(pending, "too late");  // arrives after the timeout; must not crash or complete twice
+    co_await test::sleep_for(100ms);
+
+    // The connection still works.
+    auto echo = conn.subscribe("after.timeout");
+    co_await conn.flush();
+    asio::co_spawn(io, echo_responder(conn, echo, "", nullptr), asio::detached);
+    Message reply = co_await conn.request("after.timeout", "ok", 2s);
+    CHECK(reply.data() == "ok");
+    echo.unsubscribe();
+  });
+}
+
+TEST_CASE("next() honours cancellation through awaitable operators") {
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("quiet.subject");
+    asio::steady_timer timer(io, 100ms);
+    auto result = co_await (sub.next(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+    CHECK(result.index() == 1);  // the timer won; next() was cancelled
+
+    // The subscription is still usable after the cancelled wait.
+    co_await conn.flush();
+    conn.publish("quiet.subject", "now");
+    Message msg = co_await sub.next();
+    CHECK(msg.data() == "now");
+  });
+}
+
+TEST_CASE("unsubscribe ends the stream with subscription_closed") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("ending.subject");
+    sub.unsubscribe();
+    auto [ec, msg] = co_await sub.next(asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(ec == errc::subscription_closed);
+  });
+}
+
+TEST_CASE("a full pending queue reports a slow consumer and stays bounded") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("flood.subject", SubscribeOptions{"", 100});
+    co_await conn.flush();
+    for (int i = 0; i < 1000; ++i) conn.publish("flood.subject", "x");
+    co_await conn.flush();
+    co_await test::sleep_for(200ms);
+    CHECK(sub.queued() == 100);
+    CHECK(sub.dropped() == 900);
+    auto [ec, msg] = co_await sub.next(asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(ec == errc::slow_consumer);
+    Message after = co_await sub.next();  // delivery goes on after the report
+    CHECK(after.data() == "x");
+  });
+}
+
+TEST_CASE("in-flight requests fail when the connection closes") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("never.replies");
+    co_await conn.flush();
+    std::error_code result;
+    bool done = false;
+    conn.request(OutgoingMessage("never.replies", "x"), 30s, [&](std::error_code ec, Message) {
+      result = ec;
+      done = true;
+    });
+    co_await test::sleep_for(50ms);
+    conn.close();
+    for (int i = 0; i < 100 && !done; ++i) co_await test::sleep_for(10ms);
+    CHECK(done);
+    CHECK(result == errc::connection_closed);
+  });
+}
+
+TEST_CASE("delivery resumes after a server restart") {
+  testing::Server server;  // a server of its own, so the restart disturbs no other test
+  asio::io_context io;
+  Connection publisher(io.get_executor(), config_for(server));
+  Connection subscriber(io.get_executor(), config_for(server));
+  std::vector<ConnectionEventType> events;
+  subscriber.on_event([&](const ConnectionEvent& e) { events.push_back(e.type); });
+  test::run(io, [&]() -> awaitable<void> {
+    co_await publisher.connect();
+    co_await subscriber.connect();
+    auto sub = subscriber.subscribe("restart.subject");
+    co_await subscriber.flush();
+    publisher.publish("restart.subject", "before");
+    Message before = co_await sub.next();
+    CHECK(before.data() == "before");
+
+    server.restart();
+    // Wait for both connections to come back, then for the restored subscription to register.
+    for (int i = 0; i < 100 && std::count(events.begin(), events.end(), ConnectionEventType::reconnected) < 2; ++i)
+      co_await test::sleep_for(50ms);
+    co_await test::sleep_for(200ms);
+    co_await publisher.flush();
+
+    publisher.publish("restart.subject", "after");
+    asio::steady_timer guard(io, 5s);
+    using namespace asio::experimental::awaitable_operators;
+    auto result = co_await (sub.next(asio::use_awaitable) || guard.async_wait(asio::use_awaitable));
+    REQUIRE(result.index() == 0);
+    CHECK(std::get<0>(result).data() == "after");
+  });
+  CHECK(std::count(events.begin(), events.end(), ConnectionEventType::disconnected) >= 1);
+  CHECK(std::count(events.begin(), events.end(), ConnectionEventType::reconnected) >= 1);
+}
