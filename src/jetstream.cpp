@@ -1,0 +1,509 @@
+#include <noesis/ship/jetstream.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <noesis/ship/detail/headers.hpp>
+#include <noesis/ship/logger.hpp>
+
+namespace noesis::ship {
+namespace {
+
+using asio::awaitable;
+using asio::experimental::as_tuple;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr int stream_not_found_code = 10059;
+constexpr int consumer_not_found_code = 10014;
+constexpr int no_message_found_code = 10037;
+
+awaitable<void> sleep_for(std::chrono::milliseconds duration) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+std::string string_of(std::string_view text) { return std::string(text); }
+
+}  // namespace
+
+bool is_jetstream_error(const std::error_code& ec, int err_code) noexcept {
+  return ec.category() == jetstream_category() && ec.value() == err_code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JsMessage
+
+void JsMessage::send_ack(std::string_view body) {
+  if (!conn_ || msg_.reply().empty()) {
+    throw error(errc::invalid_argument, "ack of a message on '" + string_of(msg_.subject()) +
+                                            "': it has no reply subject (not from a consumer with acks)");
+  }
+  throw_if(conn_->core()->publish(detail::link_kind::publish, msg_.reply(), body),
+           "ack of stream sequence " + std::to_string(metadata_.stream_sequence));
+}
+
+void JsMessage::nak(std::optional<std::chrono::nanoseconds> delay) {
+  if (!delay) {
+    send_ack("-NAK");
+    return;
+  }
+  send_ack("-NAK " + nlohmann::json{{"delay", delay->count()}}.dump());
+}
+
+void JsMessage::term(const std::string& reason) { send_ack(reason.empty() ? "+TERM" : "+TERM " + reason); }
+
+// ---------------------------------------------------------------------------------------------
+// JetStream
+
+JetStream::JetStream(Connection conn, JetStreamOptions options)
+    : conn_(std::move(conn)),
+      options_(std::move(options)),
+      timeout_(options_.timeout.count() > 0 ? options_.timeout : conn_.config().request_timeout) {}
+
+namespace {
+
+awaitable<nlohmann::json> api_call(Connection conn, std::string subject, std::string body,
+                                   std::chrono::milliseconds timeout) {
+  const std::string context = "JetStream API '" + subject + "'";
+  OutgoingMessage request(subject, std::move(body));
+  auto [ec, reply] = co_await conn.request(std::move(request), timeout, as_tuple(asio::use_awaitable));
+  if (ec == errc::no_responders) {
+    throw error(errc::jetstream_unavailable, context + ": no JetStream answered; enable JetStream on the server (-js)");
+  }
+  if (ec) throw error(ec, context);
+  co_return detail::parse_api_reply(reply.data(), context);
+}
+
+}  // namespace
+
+awaitable<nlohmann::json> JetStream::do_api_request(JetStream self, std::string suffix, nlohmann::json body) {
+  const std::string subject = detail::api_subject(self.options_.api_prefix, suffix);
+  // The payload is built before the co_await: GCC 12 mishandles temporaries created inside a
+  // conditional expression of a co_await full-expression.
+  std::string payload;
+  if (!body.is_null()) payload = body.dump();
+  co_return co_await api_call(self.conn_, subject, std::move(payload), self.timeout_);
+}
+
+awaitable<PubAck> JetStream::do_publish(JetStream self, OutgoingMessage msg, PublishOptions options) {
+  validate_subject(msg.subject, SubjectUse::publish);
+  namespace h = detail::header;
+  if (!options.msg_id.empty()) msg.headers.emplace_back(h::msg_id, options.msg_id);
+  if (options.expected_last_subject_sequence)
+    msg.headers.emplace_back(h::expected_last_subject_sequence, std::to_string(*options.expected_last_subject_sequence));
+  if (options.expected_last_sequence)
+    msg.headers.emplace_back(h::expected_last_sequence, std::to_string(*options.expected_last_sequence));
+  if (!options.expected_stream.empty()) msg.headers.emplace_back(h::expected_stream, options.expected_stream);
+  for (auto& header : options.headers) msg.headers.push_back(std::move(header));
+
+  const std::string context = "JetStream publish to '" + msg.subject + "'";
+  const int attempts = std::max(options.attempts, 1);
+  for (int attempt = 1;; ++attempt) {
+    OutgoingMessage request = msg;
+    std::tuple<std::error_code, Message> outcome = co_await self.conn_.request_on(
+        detail::link_kind::publish, std::move(request), self.timeout_, as_tuple(asio::use_awaitable));
+    const std::error_code ec = std::get<0>(outcome);
+    const Message& reply = std::get<1>(outcome);
+    if (ec == errc::no_responders && attempt < attempts) {
+      co_await sleep_for(std::chrono::milliseconds(250));
+      continue;
+    }
+    if (ec == errc::no_responders) {
+      throw error(errc::stream_not_found, context + ": no stream stores this subject (no responders)");
+    }
+    if (ec) throw error(ec, context);
+    co_return detail::parse_pub_ack(reply.data(), msg.subject);
+  }
+}
+
+awaitable<StreamInfo> JetStream::do_create_stream(JetStream self, StreamConfig config, bool update) {
+  validate(config);
+  const std::string suffix = std::string(update ? "STREAM.UPDATE." : "STREAM.CREATE.") + config.name;
+  auto reply = co_await do_api_request(self, suffix, to_api_json(config));
+  co_return detail::parse_stream_info(reply, (update ? "update stream '" : "create stream '") + config.name + "'");
+}
+
+awaitable<StreamInfo> JetStream::do_stream_info(JetStream self, std::string name, std::string filter) {
+  validate_stream_name(name);
+  const std::string context = "stream info of '" + name + "'";
+  StreamInfo merged;
+  std::uint64_t offset = 0;
+  for (;;) {
+    auto reply = co_await do_api_request(self, "STREAM.INFO." + name, detail::stream_info_request(filter, offset));
+    StreamInfo page = detail::parse_stream_info(reply, context);
+    const std::size_t page_size = page.state.subjects.size();
+    if (offset == 0) {
+      merged = std::move(page);
+    } else {
+      merged.state.subjects.merge(page.state.subjects);
+    }
+    // Subject counts come in pages; the reply's total says how many subjects matched.
+    if (filter.empty() || page_size == 0 || merged.state.subjects.size() >= merged.total) break;
+    offset = merged.state.subjects.size();
+  }
+  co_return merged;
+}
+
+awaitable<StreamInfo> JetStream::do_ensure_stream(JetStream self, StreamConfig config) {
+  validate(config);
+  StreamInfo existing;
+  bool missing = false;
+  try {
+    existing = co_await do_stream_info(self, config.name, {});
+  } catch (const error& e) {
+    if (!is_jetstream_error(e.code(), stream_not_found_code)) throw;
+    missing = true;
+  }
+  if (missing) {
+    logger()->info("creating stream '{}'", config.name);
+    co_return co_await do_create_stream(self, config, false);
+  }
+
+  const auto differences = stream_config_differences(existing.config, config);
+  if (differences.empty()) co_return existing;
+
+  std::string fields;
+  for (const auto& field : differences) fields += (fields.empty() ? "" : ", ") + field;
+  logger()->info("updating stream '{}': {} differ", config.name, fields);
+  try {
+    co_return co_await do_create_stream(self, config, true);
+  } catch (const error& e) {
+    throw error(e.code(), "update stream '" + config.name + "' (" + fields + " differ) was rejected by the server; " +
+                              "change it by hand or keep the existing configuration: " + e.what());
+  }
+}
+
+awaitable<bool> JetStream::do_delete_stream(JetStream self, std::string name) {
+  validate_stream_name(name);
+  try {
+    co_await do_api_request(self, "STREAM.DELETE." + name, nullptr);
+  } catch (const error& e) {
+    if (is_jetstream_error(e.code(), stream_not_found_code)) co_return false;
+    throw;
+  }
+  co_return true;
+}
+
+awaitable<std::uint64_t> JetStream::do_purge_stream(JetStream self, std::string name, PurgeOptions options) {
+  validate_stream_name(name);
+  nlohmann::json body = nlohmann::json::object();
+  if (!options.subject.empty() && options.keep) {
+    body = detail::purge_request_keep(options.subject, *options.keep);
+  } else if (!options.subject.empty()) {
+    body = detail::purge_request(options.subject);
+  } else if (options.keep) {
+    body["keep"] = *options.keep;
+  }
+  auto reply = co_await do_api_request(self, "STREAM.PURGE." + name, std::move(body));
+  co_return detail::parse_purge_reply(reply, "purge stream '" + name + "'");
+}
+
+awaitable<StoredMessage> JetStream::do_get_message(JetStream self, std::string stream, std::uint64_t sequence) {
+  validate_stream_name(stream);
+  auto reply = co_await do_api_request(self, "STREAM.MSG.GET." + stream, detail::msg_get_request_sequence(sequence));
+  co_return detail::parse_stored_message(reply, "get message " + std::to_string(sequence) + " of stream '" + stream + "'");
+}
+
+awaitable<StoredMessage> JetStream::do_get_last_message(JetStream self, std::string stream, std::string subject,
+                                                        bool direct) {
+  validate_stream_name(stream);
+  const std::string context = "get last message on '" + subject + "' of stream '" + stream + "'";
+  if (!direct) {
+    auto reply = co_await do_api_request(self, "STREAM.MSG.GET." + stream,
+                                         detail::msg_get_request_last_by_subject(subject));
+    co_return detail::parse_stored_message(reply, context);
+  }
+
+  const std::string api = detail::direct_get_subject(self.options_.api_prefix, stream);
+  OutgoingMessage request(api, detail::msg_get_request_last_by_subject(subject).dump());
+  auto [ec, reply] = co_await self.conn_.request(std::move(request), self.timeout_, as_tuple(asio::use_awaitable));
+  if (ec == errc::no_responders) {
+    throw error(errc::jetstream_unavailable, context + ": no server answered the direct get; does the stream allow it?");
+  }
+  if (ec) throw error(ec, context);
+  detail::HeaderBlock block;
+  block.status = reply.status();
+  block.description = std::string(reply.status_description());
+  for (auto& [key, value] : reply.headers()) {
+    if (key != "Status" && key != "Description") block.headers.emplace_back(std::move(key), std::move(value));
+  }
+  co_return detail::parse_direct_get_reply(block, std::string(reply.data()), context);
+}
+
+awaitable<ConsumerInfo> JetStream::do_create_consumer(JetStream self, std::string stream, ConsumerConfig config) {
+  validate_stream_name(stream);
+  validate(config);
+  const std::string subject = consumer_create_subject(self.options_.api_prefix, stream, config, false);
+  std::string payload = consumer_create_request(stream, config).dump();
+  auto reply = co_await api_call(self.conn_, subject, std::move(payload), self.timeout_);
+  co_return parse_consumer_info(reply, "create consumer on stream '" + stream + "'");
+}
+
+awaitable<ConsumerInfo> JetStream::do_consumer_info(JetStream self, std::string stream, std::string name) {
+  validate_stream_name(stream);
+  validate_consumer_name(name);
+  auto reply = co_await do_api_request(self, "CONSUMER.INFO." + stream + "." + name, nullptr);
+  co_return parse_consumer_info(reply, "consumer info of '" + name + "' on stream '" + stream + "'");
+}
+
+awaitable<bool> JetStream::do_delete_consumer(JetStream self, std::string stream, std::string name) {
+  validate_stream_name(stream);
+  validate_consumer_name(name);
+  try {
+    co_await do_api_request(self, "CONSUMER.DELETE." + stream + "." + name, nullptr);
+  } catch (const error& e) {
+    if (is_jetstream_error(e.code(), consumer_not_found_code) || is_jetstream_error(e.code(), stream_not_found_code))
+      co_return false;
+    throw;
+  }
+  co_return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PullConsumer
+
+struct PullConsumer::state {
+  JetStream js;
+  std::string stream;
+  std::string name;
+  std::string inbox;
+  Subscription subscription;
+  bool fetching = false;
+};
+
+PullConsumer::PullConsumer(JetStream js, std::string stream, std::string name)
+    : state_(std::make_shared<state>(state{std::move(js), std::move(stream), std::move(name), {}, {}, false})) {
+  validate_stream_name(state_->stream);
+  validate_consumer_name(state_->name);
+}
+
+const std::string& PullConsumer::stream() const noexcept { return state_->stream; }
+const std::string& PullConsumer::name() const noexcept { return state_->name; }
+asio::any_io_executor PullConsumer::executor() const { return state_->js.connection().get_executor(); }
+
+awaitable<std::vector<JsMessage>> PullConsumer::do_fetch(std::shared_ptr<state> s, std::size_t batch,
+                                                         std::chrono::milliseconds expires) {
+  const std::string context = "fetch from consumer '" + s->name + "' on stream '" + s->stream + "'";
+  if (batch == 0) throw error(errc::invalid_argument, context + ": batch 0 is invalid; fetch at least 1 message");
+  if (s->fetching) throw error(errc::invalid_argument, context + ": another fetch on this consumer is in progress");
+  s->fetching = true;
+  struct reset_flag {
+    state* target;
+    ~reset_flag() { target->fetching = false; }
+  } reset{s.get()};
+
+  Connection& conn = s->js.connection();
+  if (!s->subscription.valid()) {
+    s->inbox = conn.new_inbox();
+    s->subscription = conn.subscribe(s->inbox);
+    // The subscription lives on the publish link and the pull request goes out on the request
+    // link; the flush makes sure the server knows the subscription before it sends messages.
+    co_await conn.flush();
+  }
+
+  const auto expires_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(expires).count();
+  nlohmann::json request{{"batch", batch}, {"expires", expires_ns}};
+  OutgoingMessage pull(detail::api_subject(s->js.api_prefix(), "CONSUMER.MSG.NEXT." + s->stream + "." + s->name),
+                       request.dump());
+  pull.reply = s->inbox;
+  throw_if(conn.core()->publish(detail::link_kind::request, pull), context);
+
+  std::vector<JsMessage> result;
+  asio::steady_timer deadline(co_await asio::this_coro::executor, expires + std::chrono::seconds(1));
+  while (result.size() < batch) {
+    auto outcome = co_await (s->subscription.next(as_tuple(asio::use_awaitable)) ||
+                             deadline.async_wait(as_tuple(asio::use_awaitable)));
+    if (outcome.index() == 1) break;
+    auto [ec, msg] = std::move(std::get<0>(outcome));
+    if (ec == errc::slow_consumer) continue;
+    if (ec) throw error(ec, context);
+
+    const int status = msg.status();
+    if (status == 100) continue;               // heartbeat
+    if (status == 404 || status == 408) break;  // nothing more now, or the request expired
+    if (status == 409) {
+      const std::string description(msg.status_description());
+      if (description.find("Deleted") != std::string::npos)
+        throw error(errc::consumer_not_found, context + ": " + description);
+      break;  // for example "Exceeded MaxWaiting"; the caller fetches again
+    }
+    if (status != 0) continue;
+
+    auto metadata = detail::parse_ack_subject(msg.reply());
+    if (!metadata) continue;
+    const bool nothing_more = metadata->num_pending == 0;
+    result.emplace_back(conn, std::move(msg), std::move(*metadata));
+    // Nothing else is waiting for this consumer now: return what we have instead of holding the
+    // caller until the batch fills or the request expires. The server keeps the pull request
+    // open, so messages stored before it expires still arrive and the next fetch returns them.
+    if (nothing_more) break;
+  }
+  co_return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OrderedConsumer
+
+struct OrderedConsumer::state {
+  JetStream js;
+  std::string stream;
+  OrderedConsumerConfig config;
+  std::string consumer_name;
+  Subscription subscription;
+  std::uint64_t expected_consumer_sequence = 1;
+  std::uint64_t last_stream_sequence = 0;
+  std::uint64_t initial_pending = 0;
+  bool created_once = false;
+  bool stopped = false;
+};
+
+std::uint64_t OrderedConsumer::initial_pending() const noexcept { return state_ ? state_->initial_pending : 0; }
+asio::any_io_executor OrderedConsumer::executor() const { return state_->js.connection().get_executor(); }
+
+namespace {
+
+void delete_consumer_later(JetStream js, std::string stream, std::string name) {
+  if (name.empty() || !js.connection().is_connected()) return;
+  asio::co_spawn(js.connection().get_executor(), js.delete_consumer(std::move(stream), std::move(name), asio::use_awaitable),
+                 [](std::exception_ptr, bool) {});
+}
+
+awaitable<void> create_ordered(OrderedConsumer::state& s) {
+  Connection& conn = s.js.connection();
+  const std::string deliver = conn.new_inbox();
+  Subscription subscription = conn.subscribe(deliver);
+  co_await conn.flush();
+
+  ConsumerConfig config;
+  config.deliver_subject = deliver;
+  config.ack_policy = AckPolicy::none;
+  config.flow_control = true;
+  config.idle_heartbeat = s.config.heartbeat;
+  config.filter_subject = s.config.filter_subject;
+  config.headers_only = s.config.headers_only;
+  config.mem_storage = true;
+  config.num_replicas = 1;
+  config.max_deliver = 1;
+  config.inactive_threshold = std::chrono::minutes(5);
+  if (s.last_stream_sequence > 0) {
+    config.deliver_policy = DeliverPolicy::by_start_sequence;
+    config.opt_start_seq = s.last_stream_sequence + 1;
+  } else {
+    config.deliver_policy = s.config.deliver_policy;
+    config.opt_start_seq = s.config.opt_start_seq;
+  }
+
+  ConsumerInfo info = co_await s.js.create_consumer(s.stream, config, asio::use_awaitable);
+  s.consumer_name = info.name;
+  s.subscription = std::move(subscription);
+  s.expected_consumer_sequence = 1;
+  if (!s.created_once) {
+    s.initial_pending = info.num_pending;
+    s.created_once = true;
+  }
+}
+
+void reset_ordered(OrderedConsumer::state& s) {
+  s.subscription.unsubscribe();
+  s.subscription = Subscription();
+  delete_consumer_later(s.js, s.stream, s.consumer_name);
+  s.consumer_name.clear();
+}
+
+}  // namespace
+
+void OrderedConsumer::stop() {
+  if (!state_ || state_->stopped) return;
+  state_->stopped = true;
+  reset_ordered(*state_);
+}
+
+awaitable<JsMessage> OrderedConsumer::do_next(std::shared_ptr<state> s) {
+  const std::string context = "ordered consumer on stream '" + s->stream + "'";
+  std::chrono::milliseconds backoff(100);
+  for (;;) {
+    if (s->stopped) throw error(errc::subscription_closed, context);
+
+    if (!s->subscription.valid()) {
+      std::string failure;
+      try {
+        co_await create_ordered(*s);
+        backoff = std::chrono::milliseconds(100);
+      } catch (const error& e) {
+        if (s->stopped) throw;
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        // The server may be restarting: keep trying, with a growing pause, until stop().
+        logger()->warn("{}: recreating the consumer failed ({}); retrying in {} ms", context, failure, backoff.count());
+        reset_ordered(*s);
+        co_await sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+    }
+
+    Connection& conn = s->js.connection();
+    asio::steady_timer silence(co_await asio::this_coro::executor, 3 * s->config.heartbeat);
+    auto outcome = co_await (s->subscription.next(as_tuple(asio::use_awaitable)) ||
+                             silence.async_wait(as_tuple(asio::use_awaitable)));
+    if (outcome.index() == 1) {
+      logger()->debug("{}: no heartbeat for {} ms; recreating from stream sequence {}", context,
+                      (3 * s->config.heartbeat).count(), s->last_stream_sequence + 1);
+      reset_ordered(*s);
+      continue;
+    }
+
+    auto [ec, msg] = std::move(std::get<0>(outcome));
+    if (ec == errc::slow_consumer) {
+      reset_ordered(*s);  // messages were dropped: resume after the last one delivered
+      continue;
+    }
+    if (ec) {
+      if (s->stopped) throw error(errc::subscription_closed, context);
+      reset_ordered(*s);
+      continue;
+    }
+
+    const int status = msg.status();
+    if (status == 100) {
+      if (!msg.reply().empty()) conn.core()->publish(detail::link_kind::publish, msg.reply(), {});  // flow control
+      if (auto stalled = msg.header("Nats-Consumer-Stalled"))
+        conn.core()->publish(detail::link_kind::publish, *stalled, {});
+      continue;
+    }
+    if (status != 0) {
+      reset_ordered(*s);  // for example 409 "Consumer Deleted"
+      continue;
+    }
+
+    auto metadata = detail::parse_ack_subject(msg.reply());
+    if (!metadata) continue;
+    if (metadata->consumer_sequence != s->expected_consumer_sequence) {
+      logger()->debug("{}: sequence gap (expected {}, got {}); recreating", context, s->expected_consumer_sequence,
+                      metadata->consumer_sequence);
+      reset_ordered(*s);
+      continue;
+    }
+    ++s->expected_consumer_sequence;
+    s->last_stream_sequence = metadata->stream_sequence;
+    co_return JsMessage(conn, std::move(msg), std::move(*metadata));
+  }
+}
+
+awaitable<OrderedConsumer> JetStream::do_ordered_consumer(JetStream self, std::string stream,
+                                                          OrderedConsumerConfig config) {
+  validate_stream_name(stream);
+  if (!config.filter_subject.empty()) validate_subject(config.filter_subject, SubjectUse::subscribe);
+  auto s = std::make_shared<OrderedConsumer::state>(OrderedConsumer::state{self, std::move(stream), std::move(config),
+                                                                           {}, {}, 1, 0, 0, false, false});
+  co_await create_ordered(*s);
+  co_return OrderedConsumer(std::move(s));
+}
+
+}  // namespace noesis::ship
