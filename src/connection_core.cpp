@@ -1,10 +1,13 @@
 #include <noesis/ship/detail/connection_core.hpp>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <noesis/ship/detail/nkeys.hpp>
 #include <noesis/ship/detail/subscription_state.hpp>
 #include <noesis/ship/error.hpp>
 #include <noesis/ship/logger.hpp>
@@ -25,6 +28,22 @@ std::string last_error_text(natsStatus status) {
   const char* text = nats_GetLastError(nullptr);
   std::string result = (text != nullptr && *text != '\0') ? text : natsStatus_GetText(status);
   return result;
+}
+
+// Returns the public key of the user seed in `path`, or an empty string after logging why the
+// file is unusable. Neither the log line nor the error quote the seed.
+std::string user_public_key_from_seed_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    logger()->error("NKey seed file '{}' cannot be read", path);
+    return {};
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  std::error_code ec;
+  const std::string public_key = user_public_key_from_seed(find_user_seed(text.str()), ec);
+  if (ec) logger()->error("NKey seed file '{}' holds no valid user seed (a word starting with SU)", path);
+  return public_key;
 }
 
 }  // namespace
@@ -188,6 +207,13 @@ std::error_code connection_core::connect_link(link& l) {
   if (s == NATS_OK && !config_.token.empty()) s = natsOptions_SetToken(o, config_.token.c_str());
   if (s == NATS_OK && !config_.credentials_file.empty())
     s = natsOptions_SetUserCredentialsFromFiles(o, config_.credentials_file.c_str(), nullptr);
+  if (s == NATS_OK && !config_.nkey_seed_file.empty()) {
+    // cnats reads the seed from the file again to sign each connect nonce, but it also needs the
+    // user's public key, which it cannot derive itself.
+    const std::string public_key = user_public_key_from_seed_file(config_.nkey_seed_file);
+    if (public_key.empty()) return errc::invalid_argument;
+    s = natsOptions_SetNKeyFromSeed(o, public_key.c_str(), config_.nkey_seed_file.c_str());
+  }
 
   const auto& tls = config_.tls;
   const bool secure = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty();
@@ -239,7 +265,10 @@ void connection_core::async_connect(completion<std::error_code> done) {
     std::error_code ec = self->connect_link(self->publish_link_);
     if (!ec) ec = self->connect_link(self->request_link_);
     std::string servers;
-    for (const auto& url : self->config_.servers) servers += (servers.empty() ? "" : ",") + redact_url(url);
+    for (const auto& url : self->config_.servers) {
+      if (!servers.empty()) servers += ',';
+      servers += redact_url(url);
+    }
     if (ec) {
       logger()->error("connect to {} failed: {} ({})", servers, ec.message(), last_error_text(NATS_OK));
       self->close_links();
@@ -272,8 +301,8 @@ void connection_core::close_links() {
 
 void connection_core::close() {
   if (!publish_link_.connection && !request_link_.connection) return;
-  // The mux must drop its strand work before the links go; close on the blocking pool would
-  // race with the destructor, so close synchronously: cnats closes without waiting on the network.
+  // Close synchronously: cnats closes without waiting on the network, and a close on the blocking
+  // pool could race with the destructor.
   close_links();
 }
 

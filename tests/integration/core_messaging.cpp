@@ -304,3 +304,39 @@ TEST_CASE("delivery resumes after a server restart") {
   CHECK(std::count(events.begin(), events.end(), ConnectionEventType::disconnected) >= 1);
   CHECK(std::count(events.begin(), events.end(), ConnectionEventType::reconnected) >= 1);
 }
+
+TEST_CASE("a handler subscription runs each message on the executor") {
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    const auto io_thread = std::this_thread::get_id();
+    std::vector<std::string> received;
+    bool on_executor = true;
+    auto plain = conn.subscribe("handler.plain", [&](Message msg) {
+      on_executor = on_executor && std::this_thread::get_id() == io_thread;
+      if (msg.data() == "boom") throw std::runtime_error("handler failure");
+      received.emplace_back(msg.data());
+    });
+    int coroutine_calls = 0;
+    auto coro = conn.subscribe("handler.coro", [&](Message) -> awaitable<void> {
+      co_await test::sleep_for(1ms);
+      ++coroutine_calls;
+    });
+    co_await conn.flush();
+    conn.publish("handler.plain", "one");
+    conn.publish("handler.plain", "boom");  // logged, and the next message still runs
+    conn.publish("handler.plain", "two");
+    for (int i = 0; i < 5; ++i) conn.publish("handler.coro", "x");
+    for (int i = 0; i < 200 && (received.size() < 2 || coroutine_calls < 5); ++i) co_await test::sleep_for(10ms);
+    CHECK(received == std::vector<std::string>{"one", "two"});
+    CHECK(coroutine_calls == 5);
+    CHECK(on_executor);
+
+    plain.unsubscribe();
+    conn.publish("handler.plain", "after unsubscribe");
+    co_await conn.flush();
+    co_await test::sleep_for(100ms);
+    CHECK(received.size() == 2);
+  });
+}

@@ -18,11 +18,59 @@
 #include <string>
 #include <vector>
 
+#include <concepts>
+#include <exception>
+#include <type_traits>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <noesis/ship/detail/async.hpp>
+#include <noesis/ship/logger.hpp>
 #include <noesis/ship/detail/subscription_state.hpp>
 #include <noesis/ship/message.hpp>
 
 namespace noesis::ship {
+
+namespace detail {
+
+// Messages a handler subscription takes per executor hop; larger batches amortise the hand-over.
+inline constexpr std::size_t handler_batch_size = 256;
+
+// Calls `handler` for every message of `state` on the subscription's executor until the
+// subscription ends. A handler may return void or asio::awaitable<void>; one that throws is
+// logged and the loop goes on with the next message.
+template <typename Handler>
+asio::awaitable<void> run_message_handler(std::shared_ptr<subscription_state> state, Handler handler) {
+  auto token = asio::experimental::as_tuple(asio::use_awaitable);
+  for (;;) {
+    auto outcome = co_await asio::async_initiate<decltype(token), void(std::error_code, std::vector<Message>)>(
+        [state](auto completion_handler) {
+          auto slot = asio::get_associated_cancellation_slot(completion_handler);
+          subscription_state::batch_completion done(std::move(completion_handler), state->executor());
+          state->async_next_batch(handler_batch_size, std::move(done), slot);
+        },
+        token);
+    const std::error_code ec = std::get<0>(outcome);
+    if (ec == errc::slow_consumer) continue;
+    if (ec) co_return;
+    for (Message& msg : std::get<1>(outcome)) {
+      try {
+        if constexpr (std::is_same_v<std::invoke_result_t<Handler&, Message>, asio::awaitable<void>>) {
+          co_await handler(std::move(msg));
+        } else {
+          handler(std::move(msg));
+        }
+      } catch (const std::exception& e) {
+        logger()->error("message handler for subject '{}' threw: {}", state->subject(), e.what());
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 class Subscription {
  public:
@@ -82,6 +130,7 @@ class Subscription {
   }
 
   std::size_t queued() const { return state_ ? state_->queued() : 0; }
+  const std::shared_ptr<detail::subscription_state>& state() const noexcept { return state_; }
   std::uint64_t dropped() const { return state_ ? state_->dropped() : 0; }
 
  private:
