@@ -19,5 +19,9 @@ if(Asio_FOUND AND NOT TARGET Asio::Asio)
   set_target_properties(Asio::Asio PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${Asio_INCLUDE_DIR}"
     INTERFACE_COMPILE_DEFINITIONS "ASIO_STANDALONE;ASIO_NO_DEPRECATED")
+  # asio 1.22 enables its coroutine support only for compilers it recognises; Clang 14 with
+  # libstdc++ supports C++20 coroutines but is not among them, so switch the support on.
+  set_property(TARGET Asio::Asio APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS
+    "$<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT=1;ASIO_HAS_STD_COROUTINE=1>")
 endif()
 mark_as_advanced(Asio_INCLUDE_DIR)

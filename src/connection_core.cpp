@@ -1,6 +1,7 @@
 #include <noesis/ship/detail/connection_core.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -273,6 +274,7 @@ void connection_core::async_connect(completion<std::error_code> done) {
       logger()->error("connect to {} failed: {} ({})", servers, ec.message(), last_error_text(NATS_OK));
       self->close_links();
     } else {
+      self->closing_.store(false, std::memory_order_release);
       self->connected_.store(true, std::memory_order_release);
       logger()->info("connected to {}", servers);
     }
@@ -281,6 +283,7 @@ void connection_core::async_connect(completion<std::error_code> done) {
 }
 
 void connection_core::close_links() {
+  closing_.store(true, std::memory_order_release);
   connected_.store(false, std::memory_order_release);
   for (link* l : {&publish_link_, &request_link_}) {
     if (!l->connection) continue;
@@ -311,6 +314,7 @@ void connection_core::async_drain(std::chrono::milliseconds timeout, completion<
     done.complete(errc::not_connected);
     return;
   }
+  closing_.store(true, std::memory_order_release);
   auto shared_done = std::make_shared<completion<std::error_code>>(std::move(done));
   asio::post(blocking_pool(), [self = shared_from_this(), timeout, shared_done] {
     std::error_code result;
@@ -346,10 +350,19 @@ std::error_code connection_core::publish(link_kind which, const OutgoingMessage&
 std::error_code connection_core::publish(link_kind which, std::string_view subject, std::string_view data) {
   natsConnection* nc = native(which);
   if (nc == nullptr || !connected()) return errc::not_connected;
-  // cnats wants a NUL-terminated subject; subjects are short, so one small copy.
-  const std::string subject_copy(subject);
-  return make_nats_error_code(
-      natsConnection_Publish(nc, subject_copy.c_str(), data.data(), static_cast<int>(data.size())));
+  // cnats wants a NUL-terminated subject. Most subjects fit the stack buffer, which spares the
+  // hot path an allocation; longer ones are copied to the heap.
+  char buffer[256];
+  std::string long_subject;
+  const char* terminated = buffer;
+  if (subject.size() < sizeof(buffer)) {
+    std::memcpy(buffer, subject.data(), subject.size());
+    buffer[subject.size()] = '\0';
+  } else {
+    long_subject.assign(subject);
+    terminated = long_subject.c_str();
+  }
+  return make_nats_error_code(natsConnection_Publish(nc, terminated, data.data(), static_cast<int>(data.size())));
 }
 
 void connection_core::async_flush(completion<std::error_code> done) {
@@ -451,8 +464,14 @@ std::string connected_url(natsConnection* nc) {
 
 void connection_core::on_disconnected(natsConnection* nc, void* closure) {
   auto* l = static_cast<link*>(closure);
-  logger()->warn("{} link disconnected from {}; reconnecting", link_name(l->kind), connected_url(nc));
-  l->core->emit({ConnectionEventType::disconnected, {}, connected_url(nc), link_name(l->kind)});
+  if (l->core->closing_.load(std::memory_order_acquire) || natsConnection_IsClosed(nc)) {
+    logger()->debug("{} link disconnected while closing", link_name(l->kind));
+    return;
+  }
+  // cnats often no longer knows the URL once the socket is gone.
+  const std::string url = connected_url(nc);
+  logger()->warn("{} link disconnected{}; reconnecting", link_name(l->kind), url.empty() ? "" : " from " + url);
+  l->core->emit({ConnectionEventType::disconnected, {}, url, link_name(l->kind)});
 }
 
 void connection_core::on_reconnected(natsConnection* nc, void* closure) {

@@ -135,6 +135,7 @@ class connection_core : public std::enable_shared_from_this<connection_core> {
   link publish_link_;
   link request_link_;
   std::atomic<bool> connected_{false};
+  std::atomic<bool> closing_{false};  // close() or drain() started: a disconnect is expected
 
   std::mutex jetstream_mutex_;
   jetstream_handle jetstream_;
