@@ -1,4 +1,5 @@
 #include <noesis/ship/consumer_config.hpp>
+#include <noesis/ship/detail/json_fields.hpp>
 
 #include <noesis/ship/detail/jetstream_api.hpp>
 #include <noesis/ship/error.hpp>
@@ -196,19 +197,19 @@ ConsumerConfig consumer_config_from_api_json(const json& object) {
     config.replay_policy =
         replay_policy_from_string(object.value("replay_policy", std::string("instant")));
 
-    config.opt_start_seq = object.value("opt_start_seq", uint64_t{0});
+    config.opt_start_seq = detail::integer_field<uint64_t>(object, "opt_start_seq", 0);
     if (const auto it = object.find("opt_start_time"); it != object.end() && it->is_string()) {
       config.opt_start_time =
           detail::parse_api_time(it->get<std::string>(), "consumer config opt_start_time");
     }
 
     config.ack_wait = nanoseconds_field(object, "ack_wait");
-    config.max_deliver = object.value("max_deliver", int64_t{-1});
+    config.max_deliver = detail::integer_field<int64_t>(object, "max_deliver", -1);
     config.idle_heartbeat = nanoseconds_field(object, "idle_heartbeat");
     config.inactive_threshold = nanoseconds_field(object, "inactive_threshold");
-    config.max_ack_pending = object.value("max_ack_pending", int64_t{0});
-    config.max_waiting = object.value("max_waiting", int64_t{0});
-    config.num_replicas = object.value("num_replicas", 0);
+    config.max_ack_pending = detail::integer_field<int64_t>(object, "max_ack_pending", 0);
+    config.max_waiting = detail::integer_field<int64_t>(object, "max_waiting", 0);
+    config.num_replicas = detail::integer_field(object, "num_replicas", 0);
 
     for (const auto& delay : object.value("backoff", std::vector<int64_t>{})) {
       config.backoff.emplace_back(delay);
@@ -257,10 +258,10 @@ ConsumerInfo parse_consumer_info(const json& reply, std::string_view context) {
     }
     info.delivered = sequence_pair_from_json(reply, "delivered");
     info.ack_floor = sequence_pair_from_json(reply, "ack_floor");
-    info.num_ack_pending = reply.value("num_ack_pending", uint64_t{0});
-    info.num_redelivered = reply.value("num_redelivered", uint64_t{0});
-    info.num_waiting = reply.value("num_waiting", uint64_t{0});
-    info.num_pending = reply.value("num_pending", uint64_t{0});
+    info.num_ack_pending = detail::integer_field<uint64_t>(reply, "num_ack_pending", 0);
+    info.num_redelivered = detail::integer_field<uint64_t>(reply, "num_redelivered", 0);
+    info.num_waiting = detail::integer_field<uint64_t>(reply, "num_waiting", 0);
+    info.num_pending = detail::integer_field<uint64_t>(reply, "num_pending", 0);
     return info;
   } catch (const json::exception& e) {
     throw error(errc::serialization,

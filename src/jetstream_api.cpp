@@ -1,4 +1,5 @@
 #include <noesis/ship/detail/jetstream_api.hpp>
+#include <noesis/ship/detail/json_fields.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -150,7 +151,7 @@ PubAck parse_pub_ack(std::string_view reply_body, std::string_view subject) {
     }
     PubAck ack;
     ack.stream = reply.at("stream").get<std::string>();
-    ack.sequence = reply.at("seq").get<uint64_t>();
+    ack.sequence = detail::integer_value<uint64_t>(reply.at("seq"), "seq");
     ack.duplicate = reply.value("duplicate", false);
     ack.domain = reply.value("domain", std::string{});
     return ack;
@@ -241,7 +242,7 @@ StoredMessage parse_stored_message(const json& reply, std::string_view context) 
 
     StoredMessage stored;
     stored.subject = message.at("subject").get<std::string>();
-    stored.sequence = message.at("seq").get<uint64_t>();
+    stored.sequence = detail::integer_value<uint64_t>(message.at("seq"), "seq");
     stored.time = parse_api_time(message.at("time").get<std::string>(), context);
     stored.data = decode_base64_field(message, "data", context);
 
@@ -323,7 +324,7 @@ json purge_request_keep(std::string_view subject, uint64_t keep) {
 uint64_t parse_purge_reply(const json& reply, std::string_view context) {
   throw_if_api_error(reply, context);
   try {
-    return reply.value("purged", uint64_t{0});
+    return detail::integer_field<uint64_t>(reply, "purged", 0);
   } catch (const json::exception& e) {
     throw_malformed(context, std::string("malformed purge reply: ") + e.what());
   }
@@ -349,18 +350,18 @@ StreamInfo parse_stream_info(const json& reply, std::string_view context) {
     if (const auto it = reply.find("created"); it != reply.end() && it->is_string()) {
       info.created = parse_api_time(it->get<std::string>(), context);
     }
-    info.total = reply.value("total", uint64_t{0});
-    info.offset = reply.value("offset", uint64_t{0});
-    info.limit = reply.value("limit", uint64_t{0});
+    info.total = detail::integer_field<uint64_t>(reply, "total", 0);
+    info.offset = detail::integer_field<uint64_t>(reply, "offset", 0);
+    info.limit = detail::integer_field<uint64_t>(reply, "limit", 0);
 
     if (const auto it = reply.find("state"); it != reply.end() && it->is_object()) {
       const auto& state = *it;
-      info.state.messages = state.value("messages", uint64_t{0});
-      info.state.bytes = state.value("bytes", uint64_t{0});
-      info.state.first_seq = state.value("first_seq", uint64_t{0});
-      info.state.last_seq = state.value("last_seq", uint64_t{0});
-      info.state.consumer_count = state.value("consumer_count", uint64_t{0});
-      info.state.num_subjects = state.value("num_subjects", uint64_t{0});
+      info.state.messages = detail::integer_field<uint64_t>(state, "messages", 0);
+      info.state.bytes = detail::integer_field<uint64_t>(state, "bytes", 0);
+      info.state.first_seq = detail::integer_field<uint64_t>(state, "first_seq", 0);
+      info.state.last_seq = detail::integer_field<uint64_t>(state, "last_seq", 0);
+      info.state.consumer_count = detail::integer_field<uint64_t>(state, "consumer_count", 0);
+      info.state.num_subjects = detail::integer_field<uint64_t>(state, "num_subjects", 0);
       if (const auto subjects = state.find("subjects");
           subjects != state.end() && subjects->is_object()) {
         info.state.subjects = subjects->get<std::map<std::string, uint64_t>>();

@@ -1,4 +1,5 @@
 #include <noesis/ship/stream_config.hpp>
+#include <noesis/ship/detail/json_fields.hpp>
 
 #include <algorithm>
 #include <set>
@@ -143,17 +144,17 @@ StreamConfig stream_config_from_api_json(const json& object) {
 
     // Durations arrive in nanoseconds, but max_age keeps whole seconds, so a sub-second part is
     // lost.
-    const auto max_age_ns = std::chrono::nanoseconds(object.value("max_age", int64_t{0}));
+    const auto max_age_ns = std::chrono::nanoseconds(detail::integer_field<int64_t>(object, "max_age", 0));
     config.max_age = std::chrono::duration_cast<std::chrono::seconds>(max_age_ns);
     config.duplicate_window =
-        std::chrono::nanoseconds(object.value("duplicate_window", int64_t{0}));
+        std::chrono::nanoseconds(detail::integer_field<int64_t>(object, "duplicate_window", 0));
 
-    config.max_msgs = object.value("max_msgs", config.max_msgs);
-    config.max_bytes = object.value("max_bytes", config.max_bytes);
-    config.max_msgs_per_subject = object.value("max_msgs_per_subject", config.max_msgs_per_subject);
-    config.max_msg_size = object.value("max_msg_size", config.max_msg_size);
-    config.max_consumers = object.value("max_consumers", config.max_consumers);
-    config.replicas = object.value("num_replicas", config.replicas);
+    config.max_msgs = detail::integer_field(object, "max_msgs", config.max_msgs);
+    config.max_bytes = detail::integer_field(object, "max_bytes", config.max_bytes);
+    config.max_msgs_per_subject = detail::integer_field(object, "max_msgs_per_subject", config.max_msgs_per_subject);
+    config.max_msg_size = detail::integer_field(object, "max_msg_size", config.max_msg_size);
+    config.max_consumers = detail::integer_field(object, "max_consumers", config.max_consumers);
+    config.replicas = detail::integer_field(object, "num_replicas", config.replicas);
 
     config.storage = storage_from_string(object.value("storage", std::string("file")));
     config.discard = discard_from_string(object.value("discard", std::string("old")));
