@@ -6,7 +6,11 @@ include(CMakePackageConfigHelpers)
 install(TARGETS noesis_ship EXPORT noesis_ship_targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  # The root CMakeLists.txt sets the target's $<INSTALL_INTERFACE:...> include directory before
+  # GNUInstallDirs defines CMAKE_INSTALL_INCLUDEDIR, so that entry is empty. This line exports
+  # the installed include directory instead.
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/noesis DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 set(NOESIS_SHIP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/noesis_ship)
