@@ -294,6 +294,11 @@ void connection_core::close_links() {
     std::unique_lock lock(l->closed_mutex);
     l->closed_cv.wait_for(lock, std::chrono::seconds(5), [l] { return l->closed; });
   }
+  // Closed subscriptions report their end from a cnats thread; wait for those reports so none
+  // reaches the executor after close() returned.
+  if (!subscriptions_->wait_until_none(std::chrono::seconds(5))) {
+    logger()->warn("close: cnats did not complete every subscription within 5 s");
+  }
   for (link* l : {&publish_link_, &request_link_}) {
     l->mux.reset();
     l->connection.reset();
@@ -397,7 +402,8 @@ std::shared_ptr<subscription_state> connection_core::subscribe(const std::string
     return nullptr;
   }
   auto state = std::make_shared<subscription_state>(executor_, subject, queue_group,
-                                                    max_pending == 0 ? config_.max_pending_messages : max_pending);
+                                                    max_pending == 0 ? config_.max_pending_messages : max_pending,
+                                                    subscriptions_);
   ec = state->start(nc);
   if (ec) return nullptr;
   return state;

@@ -191,6 +191,7 @@ awaitable<bool> JetStream::do_delete_stream(JetStream self, std::string name) {
 
 awaitable<std::uint64_t> JetStream::do_purge_stream(JetStream self, std::string name, PurgeOptions options) {
   validate_stream_name(name);
+  if (!options.subject.empty()) validate_subject(options.subject, SubjectUse::subscribe);
   nlohmann::json body = nlohmann::json::object();
   if (!options.subject.empty() && options.keep) {
     body = detail::purge_request_keep(options.subject, *options.keep);
@@ -205,6 +206,10 @@ awaitable<std::uint64_t> JetStream::do_purge_stream(JetStream self, std::string 
 
 awaitable<StoredMessage> JetStream::do_get_message(JetStream self, std::string stream, std::uint64_t sequence) {
   validate_stream_name(stream);
+  if (sequence == 0) {
+    throw error(errc::invalid_argument, "get message of stream '" + stream +
+                                            "': sequence 0 is invalid; stream sequences start at 1");
+  }
   auto reply = co_await do_api_request(self, "STREAM.MSG.GET." + stream, detail::msg_get_request_sequence(sequence));
   co_return detail::parse_stored_message(reply, "get message " + std::to_string(sequence) + " of stream '" + stream + "'");
 }
@@ -212,6 +217,7 @@ awaitable<StoredMessage> JetStream::do_get_message(JetStream self, std::string s
 awaitable<StoredMessage> JetStream::do_get_last_message(JetStream self, std::string stream, std::string subject,
                                                         bool direct) {
   validate_stream_name(stream);
+  validate_subject(subject, SubjectUse::subscribe);
   const std::string context = "get last message on '" + subject + "' of stream '" + stream + "'";
   if (!direct) {
     auto reply = co_await do_api_request(self, "STREAM.MSG.GET." + stream,
@@ -286,10 +292,19 @@ const std::string& PullConsumer::stream() const noexcept { return state_->stream
 const std::string& PullConsumer::name() const noexcept { return state_->name; }
 asio::any_io_executor PullConsumer::executor() const { return state_->js.connection().get_executor(); }
 
+// How long a fetch that received a redelivery waits for more redeliveries of the same burst.
+constexpr std::chrono::milliseconds redelivery_grace{50};
+
 awaitable<std::vector<JsMessage>> PullConsumer::do_fetch(std::shared_ptr<state> s, std::size_t batch,
                                                          std::chrono::milliseconds expires) {
   const std::string context = "fetch from consumer '" + s->name + "' on stream '" + s->stream + "'";
   if (batch == 0) throw error(errc::invalid_argument, context + ": batch 0 is invalid; fetch at least 1 message");
+  // An expiry of 0 makes the server keep the pull request open forever, taking one of the
+  // consumer's max_waiting slots, and a negative expiry has no meaning.
+  if (expires <= std::chrono::milliseconds::zero()) {
+    throw error(errc::invalid_argument, context + ": expires " + std::to_string(expires.count()) +
+                                            " ms is invalid; give a positive wait");
+  }
   if (s->fetching) throw error(errc::invalid_argument, context + ": another fetch on this consumer is in progress");
   s->fetching = true;
   struct reset_flag {
@@ -337,11 +352,17 @@ awaitable<std::vector<JsMessage>> PullConsumer::do_fetch(std::shared_ptr<state> 
     auto metadata = detail::parse_ack_subject(msg.reply());
     if (!metadata) continue;
     const bool nothing_more = metadata->num_pending == 0;
+    const bool redelivery = metadata->num_delivered > 1;
     result.emplace_back(conn, std::move(msg), std::move(*metadata));
     // Nothing else is waiting for this consumer now: return what we have instead of holding the
     // caller until the batch fills or the request expires. The server keeps the pull request
     // open, so messages stored before it expires still arrive and the next fetch returns them.
-    if (nothing_more) break;
+    // num_pending does not count redeliveries. Messages whose ack_wait ran out together come
+    // back in a burst, so after a redelivery wait briefly for the rest of it.
+    if (nothing_more && !redelivery) break;
+    if (nothing_more && deadline.expiry() - std::chrono::steady_clock::now() > redelivery_grace) {
+      deadline.expires_after(redelivery_grace);
+    }
   }
   co_return result;
 }

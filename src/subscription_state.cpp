@@ -8,12 +8,29 @@
 
 namespace noesis::ship::detail {
 
+void subscription_tracker::add() {
+  std::lock_guard lock(mutex_);
+  ++open_;
+}
+
+void subscription_tracker::remove() {
+  std::lock_guard lock(mutex_);
+  if (open_ > 0 && --open_ == 0) none_open_.notify_all();
+}
+
+bool subscription_tracker::wait_until_none(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return none_open_.wait_for(lock, timeout, [this] { return open_ == 0; });
+}
+
 subscription_state::subscription_state(asio::any_io_executor executor, std::string subject,
-                                       std::string queue_group, std::size_t max_pending)
+                                       std::string queue_group, std::size_t max_pending,
+                                       std::shared_ptr<subscription_tracker> tracker)
     : executor_(std::move(executor)),
       subject_(std::move(subject)),
       queue_group_(std::move(queue_group)),
-      max_pending_(max_pending == 0 ? 1 : max_pending) {}
+      max_pending_(max_pending == 0 ? 1 : max_pending),
+      tracker_(std::move(tracker)) {}
 
 std::error_code subscription_state::start(natsConnection* connection) {
   natsSubscription* raw = nullptr;
@@ -28,6 +45,7 @@ std::error_code subscription_state::start(natsConnection* connection) {
   // least as large; messages leave cnats's queue as soon as the callback runs.
   natsSubscription_SetPendingLimits(raw, -1, -1);
   self_ = shared_from_this();
+  if (tracker_) tracker_->add();
   natsSubscription_SetOnCompleteCB(raw, &on_complete, this);
   return {};
 }
@@ -40,14 +58,19 @@ void subscription_state::on_complete(void* closure) {
   auto* self = static_cast<subscription_state*>(closure);
   self->mark_closed(errc::subscription_closed);
 
-  // Release the self-reference on the executor, not on the cnats thread that is still inside
-  // this callback, so the cnats subscription is never destroyed from its own delivery thread.
+  // Release the self-reference here, on the cnats thread. Posting the release to the executor
+  // would crash when the application has already destroyed its io_context, which is common: cnats
+  // completes a subscription some time after the connection closes. cnats keeps its own reference
+  // to the subscription while this callback runs, so the release cannot free it under cnats.
   std::shared_ptr<subscription_state> keep;
   {
     std::lock_guard lock(self->mutex_);
     keep = std::move(self->self_);
   }
-  asio::post(self->executor_, [keep = std::move(keep)] {});
+  // A closing connection waits for this count, so the callback ends before close() returns.
+  auto tracker = self->tracker_;
+  keep.reset();
+  if (tracker) tracker->remove();
 }
 
 void subscription_state::push(message_handle msg) {

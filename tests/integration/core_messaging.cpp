@@ -340,3 +340,31 @@ TEST_CASE("a handler subscription runs each message on the executor") {
     CHECK(received.size() == 2);
   });
 }
+
+TEST_CASE("subscriptions outliving their io_context do not crash") {
+  // cnats completes a subscription some time after its connection closes; by then the
+  // application may have destroyed the io_context the subscription delivered to.
+  for (int round = 0; round < 20; ++round) {
+    {
+      asio::io_context io;
+      Connection conn(io.get_executor(), config_for(shared_server()));
+      test::run(io, [&]() -> awaitable<void> {
+        co_await conn.connect();
+        auto first = conn.subscribe("outlive.a");
+        auto second = conn.subscribe("outlive.b", [](Message) {});
+        co_await conn.flush();
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  asio::io_context io;
+  Connection conn(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    auto sub = conn.subscribe("outlive.after");
+    co_await conn.flush();
+    conn.publish("outlive.after", "still fine");
+    Message msg = co_await sub.next();
+    CHECK(msg.data() == "still fine");
+  });
+}

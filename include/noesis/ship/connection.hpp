@@ -80,18 +80,19 @@ class Connection {
   // Throws noesis::ship::error on an invalid subject, on a payload (headers included) larger than
   // the server's max_payload (errc::payload_too_large), when not connected, or when the
   // reconnect buffer is full while disconnected.
+  // The error context is built only on failure: publish is the hot path of bulk senders.
   void publish(std::string_view subject, std::string_view data) {
     validate_subject(subject, SubjectUse::publish);
-    const std::string context = "publish to '" + std::string(subject) + "'";
-    throw_if_too_large(data.size(), context);
-    throw_if(core_->publish(detail::link_kind::publish, subject, data), context);
+    throw_if_too_large(data.size(), subject, "publish to");
+    if (auto ec = core_->publish(detail::link_kind::publish, subject, data)) {
+      throw error(ec, "publish to '" + std::string(subject) + "'");
+    }
   }
 
   void publish(const OutgoingMessage& msg) {
     validate_subject(msg.subject, SubjectUse::publish);
-    const std::string context = "publish to '" + msg.subject + "'";
-    throw_if_too_large(wire_payload_size(msg), context);
-    throw_if(core_->publish(detail::link_kind::publish, msg), context);
+    throw_if_too_large(wire_payload_size(msg), msg.subject, "publish to");
+    if (auto ec = core_->publish(detail::link_kind::publish, msg)) throw error(ec, "publish to '" + msg.subject + "'");
   }
 
   // Publishes the JSON encoding of `value` (any type with an nlohmann to_json).
@@ -109,9 +110,8 @@ class Connection {
     }
     OutgoingMessage reply(std::string(request.reply()), std::string(data));
     reply.headers = headers;
-    const std::string context = "respond on '" + reply.subject + "'";
-    throw_if_too_large(wire_payload_size(reply), context);
-    throw_if(core_->publish(detail::link_kind::request, reply), context);
+    throw_if_too_large(wire_payload_size(reply), reply.subject, "respond on");
+    if (auto ec = core_->publish(detail::link_kind::request, reply)) throw error(ec, "respond on '" + reply.subject + "'");
   }
 
   // Waits until the server has processed every publish made so far (a PING/PONG round trip),
@@ -239,9 +239,11 @@ class Connection {
   }
 
  private:
-  void throw_if_too_large(std::size_t size, const std::string& context) const {
+  // Throws errc::payload_too_large naming "<action> '<subject>'" when `size` exceeds max_payload.
+  void throw_if_too_large(std::size_t size, std::string_view subject, const char* action) const {
     const std::int64_t limit = max_payload();
     if (check_payload_size(limit, size)) {
+      const std::string context = std::string(action) + " '" + std::string(subject) + "'";
       throw error(errc::payload_too_large, context + ": " + std::to_string(size) +
                                                " bytes exceed the server's max_payload of " + std::to_string(limit) +
                                                " bytes; send less or raise max_payload in the server configuration");

@@ -35,6 +35,7 @@
 namespace noesis::ship::detail {
 
 class subscription_state;
+class subscription_tracker;
 class connection_core;
 
 enum class link_kind { publish, request };
@@ -139,6 +140,8 @@ class connection_core : public std::enable_shared_from_this<connection_core> {
 
   std::mutex jetstream_mutex_;
   jetstream_handle jetstream_;
+
+  std::shared_ptr<subscription_tracker> subscriptions_ = std::make_shared<subscription_tracker>();
 
   std::mutex event_mutex_;
   event_handler event_handler_;

@@ -2,6 +2,8 @@
 // the coroutines awaiting messages on the user's executor.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -19,13 +21,30 @@
 
 namespace noesis::ship::detail {
 
+// Counts the subscriptions of a connection whose cnats completion callback has not run yet.
+// cnats runs that callback on its delivery thread, possibly after natsConnection_Close() has
+// returned, and the callback may post to the user's executor. Closing the connection waits for
+// the count to reach zero, so no callback outlives the connection and its io_context.
+class subscription_tracker {
+ public:
+  void add();
+  void remove();
+  // Returns false when subscriptions were still open after `timeout`.
+  bool wait_until_none(std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable none_open_;
+  std::size_t open_ = 0;
+};
+
 class subscription_state : public std::enable_shared_from_this<subscription_state> {
  public:
   using next_completion = completion<std::error_code, Message>;
   using batch_completion = completion<std::error_code, std::vector<Message>>;
 
   subscription_state(asio::any_io_executor executor, std::string subject, std::string queue_group,
-                     std::size_t max_pending);
+                     std::size_t max_pending, std::shared_ptr<subscription_tracker> tracker = nullptr);
 
   // Subscribes on `connection`. On success the state keeps itself alive until cnats reports
   // that the subscription completed, because cnats holds a raw pointer to it until then.
@@ -73,6 +92,7 @@ class subscription_state : public std::enable_shared_from_this<subscription_stat
 
   subscription_handle handle_;
   std::shared_ptr<subscription_state> self_;  // released when cnats completes the subscription
+  std::shared_ptr<subscription_tracker> tracker_;
 };
 
 }  // namespace noesis::ship::detail
