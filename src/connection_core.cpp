@@ -115,11 +115,17 @@ void request_mux::drain_replies() {
   }
 }
 
+// Runs on the strand: completes the request `token` once, whichever of reply, timer,
+// cancellation or failure comes first.
 void request_mux::finish(std::uint64_t token, std::error_code ec, Message reply) {
-  const auto found = table_.find(token);
-  if (found == table_.end()) return;
-  auto entry = std::move(found->second);
-  table_.erase(found);
+  std::shared_ptr<pending> entry;
+  {
+    std::lock_guard lock(table_mutex_);
+    const auto found = table_.find(token);
+    if (found == table_.end()) return;
+    entry = std::move(found->second);
+    table_.erase(found);
+  }
   entry->timer.cancel();
   entry->done.complete(ec, std::move(reply));
 }
@@ -130,19 +136,32 @@ void request_mux::async_request(natsConnection* connection, const OutgoingMessag
   const std::uint64_t token = next_token_.fetch_add(1, std::memory_order_relaxed);
   const std::string reply_subject = prefix_ + std::to_string(token);
 
-  // The table entry and its timer are set up on the strand before the request is written, and
-  // the reply is handled on the strand too, so the entry always exists when its reply arrives.
+  // Register before writing: the reply can arrive, and join a batch of replies already queued
+  // on the strand, before anything queued after this call runs.
+  auto entry = std::make_shared<pending>(strand_);
+  entry->done = std::move(done);
+  {
+    std::lock_guard lock(table_mutex_);
+    table_.emplace(token, entry);
+  }
+
+  // The timer is armed on the strand, where finish() cancels it; a request already finished by
+  // then is no longer in the table and needs no timer.
   auto self = shared_from_this();
-  asio::dispatch(strand_, [self, token, timeout, done = std::move(done)]() mutable {
-    auto entry = std::make_unique<pending>(self->strand_);
-    entry->done = std::move(done);
-    entry->timer.expires_after(timeout);
-    entry->timer.async_wait([weak = std::weak_ptr<request_mux>(self), token](std::error_code ec) {
+  asio::dispatch(strand_, [self, token, timeout, weak_entry = std::weak_ptr<pending>(entry)] {
+    auto armed = weak_entry.lock();
+    if (!armed) return;
+    {
+      std::lock_guard lock(self->table_mutex_);
+      if (self->table_.find(token) == self->table_.end()) return;
+    }
+    armed->timer.expires_after(timeout);
+    armed->timer.async_wait([weak = std::weak_ptr<request_mux>(self), token](std::error_code ec) {
       if (ec == asio::error::operation_aborted) return;
       if (auto mux = weak.lock()) mux->finish(token, errc::timeout, Message{});
     });
-    self->table_.emplace(token, std::move(entry));
   });
+  entry.reset();
 
   if (slot.is_connected()) {
     slot.assign([weak = std::weak_ptr<request_mux>(self), token](asio::cancellation_type) {
@@ -170,8 +189,11 @@ void request_mux::async_request(natsConnection* connection, const OutgoingMessag
 void request_mux::fail_all(std::error_code reason) {
   asio::post(strand_, [self = shared_from_this(), reason] {
     std::vector<std::uint64_t> tokens;
-    tokens.reserve(self->table_.size());
-    for (const auto& [token, entry] : self->table_) tokens.push_back(token);
+    {
+      std::lock_guard lock(self->table_mutex_);
+      tokens.reserve(self->table_.size());
+      for (const auto& [token, entry] : self->table_) tokens.push_back(token);
+    }
     for (auto token : tokens) self->finish(token, reason, Message{});
   });
 }

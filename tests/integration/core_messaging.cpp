@@ -7,6 +7,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 
 #include <noesis/ship/connection.hpp>
 #include <noesis/ship/testing/server.hpp>
@@ -367,4 +368,51 @@ TEST_CASE("subscriptions outliving their io_context do not crash") {
     Message msg = co_await sub.next();
     CHECK(msg.data() == "still fine");
   });
+}
+
+TEST_CASE("a request registered behind a queued reply batch gets its reply") {
+  // Replies are handed to the connection's strand in batches. A request made while a batch was
+  // already queued, whose reply then joined that batch, used to miss its reply and time out.
+  // The responder runs on a thread of its own, so replies arrive while the client's thread is busy.
+  asio::io_context responder_io;
+  Connection server_side(responder_io.get_executor(), config_for(shared_server()));
+  Subscription sub;
+  test::run(responder_io, [&]() -> awaitable<void> {
+    co_await server_side.connect();
+    sub = server_side.subscribe("svc.batched");
+    co_await server_side.flush();
+  });
+  asio::co_spawn(responder_io, echo_responder(server_side, sub, "", nullptr), asio::detached);
+  std::thread responder_thread([&] { responder_io.run(); });
+
+  asio::io_context io;
+  Connection client(io.get_executor(), config_for(shared_server()));
+  test::run(io, [&]() -> awaitable<void> {
+    co_await client.connect();
+
+    constexpr int rounds = 50;
+    int answered = 0;
+    int lost = 0;
+    for (int round = 0; round < rounds; ++round) {
+      // A first request whose reply arrives while this thread is busy queues a batch.
+      client.request(OutgoingMessage("svc.batched", "first"), 2s, [](std::error_code, Message) {});
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      // The second request registers behind that batch; its reply arrives before the batch runs.
+      const std::string payload = "second-" + std::to_string(round);
+      client.request(OutgoingMessage("svc.batched", payload), 2s, [&, payload](std::error_code ec, Message reply) {
+        if (!ec && reply.data() == payload) {
+          ++answered;
+        } else {
+          ++lost;
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      co_await test::sleep_for(1ms);
+    }
+    for (int i = 0; i < 300 && answered + lost < rounds; ++i) co_await test::sleep_for(10ms);
+    CHECK(lost == 0);
+    CHECK(answered == rounds);
+  }, std::chrono::seconds(120));
+  asio::post(responder_io, [&] { sub.unsubscribe(); });
+  responder_thread.join();
 }

@@ -40,8 +40,9 @@ class connection_core;
 
 enum class link_kind { publish, request };
 
-// Matches replies on one wildcard inbox subscription to pending requests. The table and the
-// timers are touched only on the connection's strand; cnats threads hand replies over in batches.
+// Matches replies on one wildcard inbox subscription to pending requests. A request enters the
+// table (under a mutex) before it is written, so its reply always finds it; timers and
+// completions run on the connection's strand, and cnats threads hand replies over in batches.
 class request_mux : public std::enable_shared_from_this<request_mux> {
  public:
   using reply_completion = completion<std::error_code, Message>;
@@ -69,7 +70,8 @@ class request_mux : public std::enable_shared_from_this<request_mux> {
   std::string prefix_;  // "_INBOX.<nuid>." ; a request's reply subject is prefix_ + token
   subscription_handle inbox_;
   std::atomic<std::uint64_t> next_token_{1};
-  std::unordered_map<std::uint64_t, std::unique_ptr<pending>> table_;  // strand only
+  std::mutex table_mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<pending>> table_;
 
   std::mutex inbound_mutex_;
   std::vector<message_handle> inbound_;
