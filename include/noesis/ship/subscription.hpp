@@ -44,22 +44,27 @@ inline constexpr std::size_t handler_batch_size = 256;
 // logged and the loop goes on with the next message.
 template <typename Handler>
 asio::awaitable<void> run_message_handler(std::shared_ptr<subscription_state> state, Handler handler) {
+  // The initiation, the batch and each handler call are named locals, never temporaries inside
+  // a co_await expression: GCC 12 destroys such temporaries wrongly, which corrupted the heap
+  // and stalled this loop under load.
   auto token = asio::experimental::as_tuple(asio::use_awaitable);
+  auto initiation = [state](auto completion_handler) {
+    auto slot = asio::get_associated_cancellation_slot(completion_handler);
+    subscription_state::batch_completion done(std::move(completion_handler), state->executor());
+    state->async_next_batch(handler_batch_size, std::move(done), slot);
+  };
   for (;;) {
-    auto outcome = co_await asio::async_initiate<decltype(token), void(std::error_code, std::vector<Message>)>(
-        [state](auto completion_handler) {
-          auto slot = asio::get_associated_cancellation_slot(completion_handler);
-          subscription_state::batch_completion done(std::move(completion_handler), state->executor());
-          state->async_next_batch(handler_batch_size, std::move(done), slot);
-        },
-        token);
+    auto outcome =
+        co_await asio::async_initiate<decltype(token), void(std::error_code, std::vector<Message>)>(initiation, token);
     const std::error_code ec = std::get<0>(outcome);
     if (ec == errc::slow_consumer) continue;
     if (ec) co_return;
-    for (Message& msg : std::get<1>(outcome)) {
+    std::vector<Message> batch = std::move(std::get<1>(outcome));
+    for (Message& msg : batch) {
       try {
         if constexpr (std::is_same_v<std::invoke_result_t<Handler&, Message>, asio::awaitable<void>>) {
-          co_await handler(std::move(msg));
+          asio::awaitable<void> call = handler(std::move(msg));
+          co_await std::move(call);
         } else {
           handler(std::move(msg));
         }
