@@ -42,7 +42,7 @@ class Connection {
  public:
   using executor_type = asio::any_io_executor;
 
-  explicit Connection(executor_type executor, NatsConfig config = {})
+  explicit Connection(executor_type executor, NatsConfig config = NatsConfig())
       : core_(std::make_shared<detail::connection_core>(std::move(executor), std::move(config))) {}
 
   executor_type get_executor() const noexcept { return core_->executor(); }
@@ -172,7 +172,7 @@ class Connection {
 
   // Subscribes to a subject (wildcards `*` and `>` allowed). Throws on an invalid subject or
   // queue group, or when not connected.
-  Subscription subscribe(std::string_view subject, SubscribeOptions options = {}) {
+  Subscription subscribe(std::string_view subject, SubscribeOptions options = SubscribeOptions()) {
     validate_subject(subject, SubjectUse::subscribe);
     if (!options.queue_group.empty() && !is_valid_subject(options.queue_group, SubjectUse::publish)) {
       throw error(errc::invalid_name, "queue group '" + options.queue_group +
@@ -189,7 +189,7 @@ class Connection {
   // may return void or asio::awaitable<void>; one that throws is logged and the next message runs.
   template <typename Handler>
     requires std::invocable<Handler&, Message>
-  Subscription subscribe(std::string_view subject, Handler handler, SubscribeOptions options = {}) {
+  Subscription subscribe(std::string_view subject, Handler handler, SubscribeOptions options = SubscribeOptions()) {
     Subscription subscription = subscribe(subject, std::move(options));
     asio::co_spawn(get_executor(), detail::run_message_handler(subscription.state(), std::move(handler)),
                    asio::detached);

@@ -171,7 +171,7 @@ class OrderedConsumer {
 
 class JetStream {
  public:
-  explicit JetStream(Connection conn, JetStreamOptions options = {});
+  explicit JetStream(Connection conn, JetStreamOptions options = JetStreamOptions());
 
   Connection& connection() noexcept { return conn_; }
   const Connection& connection() const noexcept { return conn_; }

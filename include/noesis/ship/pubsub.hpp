@@ -255,13 +255,13 @@ subscriber_route make_route(std::string pattern, Handler handler) {
 // and run() goes on with the next message.
 class Subscriber {
  public:
-  Subscriber(Connection conn, std::string subscriber_id, SubscriberOptions options = {})
+  Subscriber(Connection conn, std::string subscriber_id, SubscriberOptions options = SubscriberOptions())
       : conn_(std::move(conn)),
         state_(std::make_shared<detail::subscriber_state>(std::move(subscriber_id), std::move(options))) {}
 
   // Opens a private connection with `config` on `executor`; call connect() before run().
   Subscriber(asio::any_io_executor executor, std::string subscriber_id, NatsConfig config,
-             SubscriberOptions options = {})
+             SubscriberOptions options = SubscriberOptions())
       : conn_(std::move(executor), std::move(config)),
         state_(std::make_shared<detail::subscriber_state>(std::move(subscriber_id), std::move(options))),
         owns_connection_(true) {}
@@ -349,11 +349,11 @@ class Subscriber {
 // bus. A cheap handle.
 class PubSub {
  public:
-  PubSub(Connection conn, std::string bus_id, SubscriberOptions options = {})
+  PubSub(Connection conn, std::string bus_id, SubscriberOptions options = SubscriberOptions())
       : publisher_(conn, bus_id), subscriber_(conn, bus_id, std::move(options)) {}
 
   // Opens a private connection with `config` on `executor`; call connect() before use.
-  PubSub(asio::any_io_executor executor, std::string bus_id, NatsConfig config, SubscriberOptions options = {})
+  PubSub(asio::any_io_executor executor, std::string bus_id, NatsConfig config, SubscriberOptions options = SubscriberOptions())
       : PubSub(Connection(std::move(executor), std::move(config)), std::move(bus_id), std::move(options)) {
     owns_connection_ = true;
   }

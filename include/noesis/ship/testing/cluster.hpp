@@ -52,7 +52,7 @@ class Cluster {
   // Starts all nodes and, with JetStream, waits for the meta-leader. Throws
   // std::invalid_argument when size is 0 and std::runtime_error when a node does not start or
   // no leader is elected within leader_timeout.
-  explicit Cluster(ClusterOptions options = {});
+  explicit Cluster(ClusterOptions options = ClusterOptions());
 
   // A cluster of `size` nodes with the other options at their defaults.
   explicit Cluster(std::size_t size);

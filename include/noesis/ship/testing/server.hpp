@@ -59,7 +59,7 @@ class Server {
   // Starts the server and waits until it accepts clients. Throws std::runtime_error when the
   // binary is not found, the process exits early, or it is not ready within ready_timeout.
   // The message then includes the last lines of the server's log.
-  explicit Server(ServerOptions options = {});
+  explicit Server(ServerOptions options = ServerOptions());
 
   // Stops the server (as stop()) and removes the temporary directory it created.
   ~Server();
