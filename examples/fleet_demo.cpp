@@ -30,6 +30,7 @@
 #include "fleet/event_steps.hpp"
 #include "fleet/fleet.hpp"
 #include "fleet/job_steps.hpp"
+#include "fleet/service_steps.hpp"
 #include "fleet/kv_steps.hpp"
 #include "fleet/object_steps.hpp"
 #include "fleet/pubsub_steps.hpp"
@@ -71,6 +72,7 @@ asio::awaitable<int> run_coordinator(fleet::Fleet& fleet) {
   fleet::add_object_steps(runner, fleet);
   fleet::add_kv_steps(runner, fleet);
   fleet::add_event_steps(runner, fleet);
+  fleet::add_service_steps(runner, fleet);
   fleet::add_shutdown_steps(runner, fleet);
 
   const bool all_passed = co_await runner.run_all();
