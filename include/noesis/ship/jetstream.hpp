@@ -87,6 +87,8 @@ class JsMessage {
   // Asks for redelivery, after `delay` when given.
   void nak(std::optional<std::chrono::nanoseconds> delay = std::nullopt);
   // Tells the server never to redeliver the message (a poison message).
+  // NOTE: nats-server 2.9.10 compares the whole ack body with "+TERM" and ignores a term that
+  // carries a reason, so pass a reason only to servers of 2.10 or later.
   void term(const std::string& reason = {});
   // Resets the ack wait timer while a long handler still works on the message.
   void in_progress() { send_ack("+WPI"); }
