@@ -1,6 +1,7 @@
 #include <noesis/ship/detail/connection_core.hpp>
 
 #include <cstdlib>
+#include <deque>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -24,6 +25,22 @@ asio::thread_pool& blocking_pool() {
 }
 
 const char* link_name(link_kind kind) { return kind == link_kind::publish ? "publish" : "request"; }
+
+// Creates a callback target that lives until the program exits (see callback_target).
+callback_target* new_callback_target(link& l) {
+  static std::mutex registry_mutex;
+  static std::deque<std::unique_ptr<callback_target>> registry;
+  std::lock_guard lock(registry_mutex);
+  registry.push_back(std::make_unique<callback_target>());
+  registry.back()->target = &l;
+  return registry.back().get();
+}
+
+void detach_callbacks(link& l) {
+  if (l.callbacks == nullptr) return;
+  std::lock_guard lock(l.callbacks->mutex);
+  l.callbacks->target = nullptr;
+}
 
 std::string last_error_text(natsStatus status) {
   const char* text = nats_GetLastError(nullptr);
@@ -259,11 +276,13 @@ std::error_code connection_core::connect_link(link& l) {
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(o, config_.retry_on_failed_connect, nullptr, nullptr);
   if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(o, true);
   if (s == NATS_OK && l.kind == link_kind::request) s = natsOptions_SetSendAsap(o, true);
-  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, &on_disconnected, &l);
-  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, &on_reconnected, &l);
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, &on_closed, &l);
-  if (s == NATS_OK) s = natsOptions_SetLameDuckModeCB(o, &on_lame_duck, &l);
-  if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, &on_error, &l);
+  detach_callbacks(l);
+  l.callbacks = new_callback_target(l);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, &on_disconnected, l.callbacks);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, &on_reconnected, l.callbacks);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, &on_closed, l.callbacks);
+  if (s == NATS_OK) s = natsOptions_SetLameDuckModeCB(o, &on_lame_duck, l.callbacks);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, &on_error, l.callbacks);
   if (s != NATS_OK) return make_nats_error_code(s);
 
   natsConnection* raw_connection = nullptr;
@@ -322,6 +341,7 @@ void connection_core::close_links() {
     logger()->warn("close: cnats did not complete every subscription within 5 s");
   }
   for (link* l : {&publish_link_, &request_link_}) {
+    detach_callbacks(*l);
     l->mux.reset();
     l->connection.reset();
   }
@@ -491,7 +511,10 @@ std::string connected_url(natsConnection* nc) {
 }  // namespace
 
 void connection_core::on_disconnected(natsConnection* nc, void* closure) {
-  auto* l = static_cast<link*>(closure);
+  auto* callbacks = static_cast<callback_target*>(closure);
+  std::lock_guard callbacks_lock(callbacks->mutex);
+  link* l = callbacks->target;
+  if (l == nullptr) return;  // the Connection is gone
   if (l->core->closing_.load(std::memory_order_acquire) || natsConnection_IsClosed(nc)) {
     logger()->debug("{} link disconnected while closing", link_name(l->kind));
     return;
@@ -503,13 +526,19 @@ void connection_core::on_disconnected(natsConnection* nc, void* closure) {
 }
 
 void connection_core::on_reconnected(natsConnection* nc, void* closure) {
-  auto* l = static_cast<link*>(closure);
+  auto* callbacks = static_cast<callback_target*>(closure);
+  std::lock_guard callbacks_lock(callbacks->mutex);
+  link* l = callbacks->target;
+  if (l == nullptr) return;  // the Connection is gone
   logger()->info("{} link reconnected to {}", link_name(l->kind), connected_url(nc));
   l->core->emit({ConnectionEventType::reconnected, {}, connected_url(nc), link_name(l->kind)});
 }
 
 void connection_core::on_closed(natsConnection*, void* closure) {
-  auto* l = static_cast<link*>(closure);
+  auto* callbacks = static_cast<callback_target*>(closure);
+  std::lock_guard callbacks_lock(callbacks->mutex);
+  link* l = callbacks->target;
+  if (l == nullptr) return;  // the Connection is gone
   logger()->info("{} link closed", link_name(l->kind));
   l->core->connected_.store(false, std::memory_order_release);
   if (l->mux) l->mux->fail_all(errc::connection_closed);
@@ -520,14 +549,20 @@ void connection_core::on_closed(natsConnection*, void* closure) {
 }
 
 void connection_core::on_lame_duck(natsConnection* nc, void* closure) {
-  auto* l = static_cast<link*>(closure);
+  auto* callbacks = static_cast<callback_target*>(closure);
+  std::lock_guard callbacks_lock(callbacks->mutex);
+  link* l = callbacks->target;
+  if (l == nullptr) return;  // the Connection is gone
   logger()->warn("server {} entered lame duck mode; the {} link will move to another server", connected_url(nc),
                  link_name(l->kind));
   l->core->emit({ConnectionEventType::lame_duck, {}, connected_url(nc), link_name(l->kind)});
 }
 
 void connection_core::on_error(natsConnection* nc, natsSubscription* sub, natsStatus status, void* closure) {
-  auto* l = static_cast<link*>(closure);
+  auto* callbacks = static_cast<callback_target*>(closure);
+  std::lock_guard callbacks_lock(callbacks->mutex);
+  link* l = callbacks->target;
+  if (l == nullptr) return;  // the Connection is gone
   std::string detail;
   const char* text = nullptr;
   if (natsConnection_GetLastError(nc, &text) != NATS_OK && text != nullptr) detail = text;

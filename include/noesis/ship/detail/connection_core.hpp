@@ -78,8 +78,18 @@ class request_mux : public std::enable_shared_from_this<request_mux> {
   bool drain_scheduled_ = false;
 };
 
+// What cnats callbacks of one link reach. cnats may still report an event (an asynchronous error
+// after a failed handshake, for example) after the Connection is gone, so the callbacks never
+// hold the link itself: they reach it through this target, which the core detaches under its
+// mutex when the link closes. Targets live until the program exits (a few bytes per connect).
+struct callback_target {
+  std::mutex mutex;
+  struct link* target = nullptr;  // null once the link is closed
+};
+
 struct link {
   link_kind kind;
+  callback_target* callbacks = nullptr;  // owned by a process-wide registry, see callback_target
   connection_core* core = nullptr;
   connection_handle connection;
   std::shared_ptr<request_mux> mux;
