@@ -73,7 +73,7 @@ awaitable<nlohmann::json> api_call(Connection conn, std::string subject, std::st
   OutgoingMessage request(subject, std::move(body));
   auto [ec, reply] = co_await conn.request(std::move(request), timeout, as_tuple(asio::use_awaitable));
   if (ec == errc::no_responders) {
-    throw error(errc::jetstream_unavailable, context + ": no JetStream answered; enable JetStream on the server (-js)");
+    throw error(errc::jetstream_unavailable, context + ": no JetStream server responded; enable JetStream on the server (-js)");
   }
   if (ec) throw error(ec, context);
   co_return detail::parse_api_reply(reply.data(), context);
@@ -142,7 +142,7 @@ awaitable<StreamInfo> JetStream::do_stream_info(JetStream self, std::string name
     } else {
       merged.state.subjects.merge(page.state.subjects);
     }
-    // Subject counts come in pages; the reply's total says how many subjects matched.
+    // Subject counts come in pages, and the reply's total is the number of subjects that matched.
     if (filter.empty() || page_size == 0 || merged.state.subjects.size() >= merged.total) break;
     offset = merged.state.subjects.size();
   }
@@ -229,7 +229,7 @@ awaitable<StoredMessage> JetStream::do_get_last_message(JetStream self, std::str
   OutgoingMessage request(api, detail::msg_get_request_last_by_subject(subject).dump());
   auto [ec, reply] = co_await self.conn_.request(std::move(request), self.timeout_, as_tuple(asio::use_awaitable));
   if (ec == errc::no_responders) {
-    throw error(errc::jetstream_unavailable, context + ": no server answered the direct get; does the stream allow it?");
+    throw error(errc::jetstream_unavailable, context + ": no server responded to the direct get; check that the stream allows direct get");
   }
   if (ec) throw error(ec, context);
   detail::HeaderBlock block;

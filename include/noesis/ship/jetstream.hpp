@@ -1,8 +1,8 @@
 // JetStream: streams, acknowledged publishes, stored-message reads and consumers.
 //
-// NOTE: no asynchronous function here takes a default argument of class type, because GCC 12
-// destroys such a default argument wrongly when the call is part of a co_await expression; each
-// has an overload without the optional arguments instead.
+// NOTE: GCC 12 destroys a braced default argument of an aggregate (`Options o = {}`) wrongly when
+// the call is part of a co_await expression. So the asynchronous functions here offer overloads
+// without the optional arguments, and other defaults are spelled `Options()`.
 //
 // The JetStream API is JSON request-reply on $JS.API.*, so every call here goes through the
 // connection's request multiplexer and blocks no thread. Acknowledged publishes go out on the
@@ -227,7 +227,7 @@ class JetStream {
   }
 
   // Returns the stream's configuration and state; with `subjects_filter`, state.subjects holds
-  // the message count of each matching subject (all pages). Missing stream: errc::stream_not_found.
+  // the message count of each matching subject (all pages). A missing stream gives jetstream err_code 10059.
   asio::awaitable<StreamInfo> stream_info(std::string name) { return do_stream_info(*this, std::move(name), std::string()); }
 
   template <typename Token = use_awaitable_t>
@@ -256,7 +256,7 @@ class JetStream {
   }
 
   // Reads the newest message on `subject`. With `direct`, uses the direct get API (the stream
-  // must allow it), which any replica answers. A missing message gives jetstream err_code 10037.
+  // must allow it), which any replica serves. A missing message gives jetstream err_code 10037.
   template <typename Token = use_awaitable_t>
   auto get_last_message(std::string stream, std::string subject, bool direct = false, Token&& token = {}) {
     return run<StoredMessage>(std::forward<Token>(token),
