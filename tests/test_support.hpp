@@ -1,5 +1,6 @@
 // Helpers shared by the integration tests: run a coroutine to completion on an io_context
-// with a deadline, so a hung operation fails the test instead of hanging ctest.
+// with a deadline, so a hung operation fails the test instead of hanging ctest, and one private
+// nats-server per test binary.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,9 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include <noesis/ship/config.hpp>
+#include <noesis/ship/testing/server.hpp>
 
 namespace noesis::ship::test {
 
@@ -38,6 +42,21 @@ void run(asio::io_context& io, MakeAwaitable make, std::chrono::seconds deadline
 inline asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
   co_await timer.async_wait(asio::use_awaitable);
+}
+
+// The private nats-server (JetStream on, temporary store, free port on 127.0.0.1) that the test
+// cases of one binary share. It starts on first use and stops when the process exits.
+inline testing::Server& shared_server() {
+  static testing::Server server;
+  return server;
+}
+
+// A client configuration for `server` that retries a lost connection every 100 ms, so tests
+// that restart the server do not wait for the default back-off.
+inline NatsConfig config_for(const testing::Server& server) {
+  NatsConfig config(server.url());
+  config.reconnect.wait = std::chrono::milliseconds(100);
+  return config;
 }
 
 }  // namespace noesis::ship::test

@@ -20,17 +20,6 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 // A memory stream and subject prefix of its own per test.
 ChannelService make_service(Connection conn, const std::string& tag) {
   StreamConfig stream("CH_" + tag, {tag + ".channel.>"});
@@ -58,7 +47,7 @@ awaitable<bool> wait_until(std::function<bool()> done, std::chrono::milliseconds
 
 TEST_CASE("history returns the newest messages oldest first") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     ChannelService channels = make_service(conn, "history");
     co_await channels.connect("agent-1");
@@ -97,7 +86,7 @@ TEST_CASE("history returns the newest messages oldest first") {
 
 TEST_CASE("agents skip their own messages") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     ChannelService alice = make_service(conn, "chat");
     ChannelService bob = make_service(conn, "chat");
@@ -148,7 +137,7 @@ TEST_CASE("agents skip their own messages") {
 
 TEST_CASE("subscribe without history sees only new messages") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     ChannelService sender = make_service(conn, "fresh");
     ChannelService reader = make_service(conn, "fresh");
@@ -171,7 +160,7 @@ TEST_CASE("subscribe without history sees only new messages") {
 
 TEST_CASE("invalid agent and channel names are rejected") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     ChannelService channels = make_service(conn, "names");
     auto [before_connect, unsent] = co_await channels.send_message("dev", "x", std::nullopt,

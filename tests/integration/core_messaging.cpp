@@ -20,17 +20,6 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 // Answers every request on `subject` with the request's payload prefixed by `tag`.
 awaitable<void> echo_responder(Connection conn, Subscription& sub, std::string tag, std::atomic<int>* served) {
   for (;;) {
@@ -45,8 +34,8 @@ awaitable<void> echo_responder(Connection conn, Subscription& sub, std::string t
 
 TEST_CASE("publish reaches a subscriber on another connection") {
   asio::io_context io;
-  Connection publisher(io.get_executor(), config_for(shared_server()));
-  Connection subscriber(io.get_executor(), config_for(shared_server()));
+  Connection publisher(io.get_executor(), test::config_for(test::shared_server()));
+  Connection subscriber(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await publisher.connect();
     co_await subscriber.connect();
@@ -68,7 +57,7 @@ TEST_CASE("publish reaches a subscriber on another connection") {
 
 TEST_CASE("headers travel with a published message") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("hdr.test");
@@ -85,7 +74,7 @@ TEST_CASE("headers travel with a published message") {
 
 TEST_CASE("queue group members share the messages") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto a = conn.queue_subscribe("work.items", "workers");
@@ -120,8 +109,8 @@ TEST_CASE("queue group members share the messages") {
 
 TEST_CASE("1000 concurrent requests from one thread all complete") {
   asio::io_context io;
-  Connection server_side(io.get_executor(), config_for(shared_server()));
-  Connection client(io.get_executor(), config_for(shared_server()));
+  Connection server_side(io.get_executor(), test::config_for(test::shared_server()));
+  Connection client(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await server_side.connect();
     co_await client.connect();
@@ -148,7 +137,7 @@ TEST_CASE("1000 concurrent requests from one thread all complete") {
 
 TEST_CASE("no responders and timeout are distinct errors") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
 
@@ -179,7 +168,7 @@ TEST_CASE("no responders and timeout are distinct errors") {
 
 TEST_CASE("a late reply after a timeout is dropped safely") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("slow.service");
@@ -204,7 +193,7 @@ TEST_CASE("a late reply after a timeout is dropped safely") {
 TEST_CASE("next() honours cancellation through awaitable operators") {
   using namespace asio::experimental::awaitable_operators;
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("quiet.subject");
@@ -222,7 +211,7 @@ TEST_CASE("next() honours cancellation through awaitable operators") {
 
 TEST_CASE("unsubscribe ends the stream with subscription_closed") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("ending.subject");
@@ -234,7 +223,7 @@ TEST_CASE("unsubscribe ends the stream with subscription_closed") {
 
 TEST_CASE("a full pending queue reports a slow consumer and stays bounded") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("flood.subject", SubscribeOptions{"", 100});
@@ -253,7 +242,7 @@ TEST_CASE("a full pending queue reports a slow consumer and stays bounded") {
 
 TEST_CASE("in-flight requests fail when the connection closes") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("never.replies");
@@ -275,8 +264,8 @@ TEST_CASE("in-flight requests fail when the connection closes") {
 TEST_CASE("delivery resumes after a server restart") {
   testing::Server server;  // a server of its own, so the restart disturbs no other test
   asio::io_context io;
-  Connection publisher(io.get_executor(), config_for(server));
-  Connection subscriber(io.get_executor(), config_for(server));
+  Connection publisher(io.get_executor(), test::config_for(server));
+  Connection subscriber(io.get_executor(), test::config_for(server));
   std::vector<ConnectionEventType> events;
   subscriber.on_event([&](const ConnectionEvent& e) { events.push_back(e.type); });
   test::run(io, [&]() -> awaitable<void> {
@@ -308,7 +297,7 @@ TEST_CASE("delivery resumes after a server restart") {
 
 TEST_CASE("a handler subscription runs each message on the executor") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     const auto io_thread = std::this_thread::get_id();
@@ -348,7 +337,7 @@ TEST_CASE("subscriptions outliving their io_context do not crash") {
   for (int round = 0; round < 20; ++round) {
     {
       asio::io_context io;
-      Connection conn(io.get_executor(), config_for(shared_server()));
+      Connection conn(io.get_executor(), test::config_for(test::shared_server()));
       test::run(io, [&]() -> awaitable<void> {
         co_await conn.connect();
         auto first = conn.subscribe("outlive.a");
@@ -359,7 +348,7 @@ TEST_CASE("subscriptions outliving their io_context do not crash") {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto sub = conn.subscribe("outlive.after");
@@ -375,7 +364,7 @@ TEST_CASE("a request registered behind a queued reply batch gets its reply") {
   // already queued, whose reply then joined that batch, used to miss its reply and time out.
   // The responder runs on a thread of its own, so replies arrive while the client's thread is busy.
   asio::io_context responder_io;
-  Connection server_side(responder_io.get_executor(), config_for(shared_server()));
+  Connection server_side(responder_io.get_executor(), test::config_for(test::shared_server()));
   Subscription sub;
   test::run(responder_io, [&]() -> awaitable<void> {
     co_await server_side.connect();
@@ -386,7 +375,7 @@ TEST_CASE("a request registered behind a queued reply batch gets its reply") {
   std::thread responder_thread([&] { responder_io.run(); });
 
   asio::io_context io;
-  Connection client(io.get_executor(), config_for(shared_server()));
+  Connection client(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await client.connect();
 

@@ -42,17 +42,6 @@ using Payload = nlohmann::json;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 DurableJobQueueConfig queue_config(const std::string& prefix, std::chrono::milliseconds lease = 30s,
                                    std::uint32_t max_attempts = 3) {
   DurableJobQueueConfig config;
@@ -202,7 +191,7 @@ std::vector<std::string> expected_events(const std::string& low, const std::stri
 TEST_CASE("wrong transitions change nothing and report false or nullopt") {
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(shared_server()));
+    Connection conn(io.get_executor(), test::config_for(test::shared_server()));
     co_await conn.connect();
     DurableJobQueue<Payload> queue(conn, queue_config("WRONG"));
     co_await queue.connect();
@@ -277,7 +266,7 @@ TEST_CASE("wrong transitions change nothing and report false or nullopt") {
 TEST_CASE("priority first, then oldest, and lifecycle events on the bus") {
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(shared_server()));
+    Connection conn(io.get_executor(), test::config_for(test::shared_server()));
     co_await conn.connect();
     Subscription events = conn.subscribe("ship.events.job.>");
     co_await conn.flush();
@@ -323,14 +312,14 @@ TEST_CASE("4 worker processes complete 2000 jobs exactly once") {
   test::run(
       io,
       [&]() -> awaitable<void> {
-        Connection conn(io.get_executor(), config_for(shared_server()));
+        Connection conn(io.get_executor(), test::config_for(test::shared_server()));
         co_await conn.connect();
         DurableJobQueue<Payload> queue(conn, queue_config("MANY"));
         co_await queue.connect();
 
         std::vector<std::unique_ptr<Worker>> workers;
         for (int i = 0; i < worker_count; ++i) {
-          auto args = worker_args(shared_server(), "MANY", "w", "p" + std::to_string(i));
+          auto args = worker_args(test::shared_server(), "MANY", "w", "p" + std::to_string(i));
           add_option(args, "--out", (dir / ("p" + std::to_string(i) + ".txt")).string());
           workers.push_back(std::make_unique<Worker>(args));
         }
@@ -401,12 +390,12 @@ TEST_CASE("4 worker processes complete 2000 jobs exactly once") {
 TEST_CASE("a SIGKILLed worker's job runs again after the lease and completes once") {
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(shared_server()));
+    Connection conn(io.get_executor(), test::config_for(test::shared_server()));
     co_await conn.connect();
     DurableJobQueue<Payload> queue(conn, queue_config("KILL", 2s, 3));
     co_await queue.connect();
 
-    auto args = worker_args(shared_server(), "KILL", "w", "victim");
+    auto args = worker_args(test::shared_server(), "KILL", "w", "victim");
     add_option(args, "--lease-ms", "2000");
     add_option(args, "--hold-ms", "60000");
     Worker victim(args);
@@ -446,7 +435,7 @@ TEST_CASE("max attempts 1: a killed worker's job fails, and stays failed after a
   testing::Server server;
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(server));
+    Connection conn(io.get_executor(), test::config_for(server));
     co_await conn.connect();
     DurableJobQueue<Payload> queue(conn, queue_config("ONCE", 2s, 1));
     co_await queue.connect();
@@ -495,7 +484,7 @@ TEST_CASE("server restart keeps queued and running jobs") {
   testing::Server server;
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(server));
+    Connection conn(io.get_executor(), test::config_for(server));
     co_await conn.connect();
     DurableJobQueue<Payload> queue(conn, queue_config("RESTART"));
     co_await queue.connect();
@@ -543,12 +532,12 @@ TEST_CASE("server restart keeps queued and running jobs") {
 TEST_CASE("next() in another process wakes within a second of a submit") {
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Connection conn(io.get_executor(), config_for(shared_server()));
+    Connection conn(io.get_executor(), test::config_for(test::shared_server()));
     co_await conn.connect();
     DurableJobQueue<Payload> queue(conn, queue_config("WAKE"));
     co_await queue.connect();
 
-    auto args = worker_args(shared_server(), "WAKE", "w", "waiter");
+    auto args = worker_args(test::shared_server(), "WAKE", "w", "waiter");
     add_option(args, "--mode", "wait");
     Worker waiter(args);
     std::optional<std::string> ready = co_await waiter.line_starting("ready", 20s);

@@ -21,17 +21,6 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 // A memory stream of its own per test, so tests share the server without sharing events.
 EventBus make_bus(Connection conn, const std::string& tag) {
   StreamConfig stream("EV_" + tag, {tag + ".events.>"});
@@ -88,7 +77,7 @@ Received record(const ShipEvent<>& event, const JsMessage& msg) {
 
 TEST_CASE("new durable replays stored events then follows") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "replay");
     co_await bus.connect();
@@ -134,7 +123,7 @@ TEST_CASE("new durable replays stored events then follows") {
 
 TEST_CASE("same message id is stored once") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "dedup");
     co_await bus.connect();
@@ -152,7 +141,7 @@ TEST_CASE("same message id is stored once") {
 
 TEST_CASE("second subscriber resumes the durable") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "resume");
     co_await bus.connect();
@@ -206,7 +195,7 @@ TEST_CASE("second subscriber resumes the durable") {
 
 TEST_CASE("failing handler gets redeliveries then term") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "failing");
     co_await bus.connect();
@@ -248,7 +237,7 @@ TEST_CASE("failing handler gets redeliveries then term") {
 
 TEST_CASE("undecodable event is terminated and kept") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "garbage");
     co_await bus.connect();
@@ -289,7 +278,7 @@ void from_json(const nlohmann::json& j, Item& item) {
 
 TEST_CASE("typed payload round trip") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "typed");
     co_await bus.connect();
@@ -311,7 +300,7 @@ TEST_CASE("typed payload round trip") {
 
 TEST_CASE("stored event JSON matches the envelope format") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "golden");
     co_await bus.connect();
@@ -342,7 +331,7 @@ TEST_CASE("stored event JSON matches the envelope format") {
 
 TEST_CASE("10000 events replay once each in order") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(
       io,
       [&]() -> awaitable<void> {
@@ -402,7 +391,7 @@ TEST_CASE("10000 events replay once each in order") {
 TEST_CASE("subscriber recovers after server restart") {
   testing::Server server;
   asio::io_context io;
-  NatsConfig config = config_for(server);
+  NatsConfig config = test::config_for(server);
   Connection conn(io.get_executor(), config);
   test::run(
       io,
@@ -452,7 +441,7 @@ TEST_CASE("subscriber recovers after server restart") {
 
 TEST_CASE("invalid consumer name and pattern are rejected") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "names");
     co_await bus.connect();

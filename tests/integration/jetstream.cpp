@@ -16,17 +16,6 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 PublishOptions with_msg_id(std::string id) {
   PublishOptions options;
   options.msg_id = std::move(id);
@@ -62,7 +51,7 @@ StreamConfig memory_stream(std::string name, std::string subjects) {
 
 TEST_CASE("ensure_stream creates, keeps and updates a stream") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -90,7 +79,7 @@ TEST_CASE("ensure_stream creates, keeps and updates a stream") {
 
 TEST_CASE("publish returns the sequence and reports duplicates") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -108,7 +97,7 @@ TEST_CASE("publish returns the sequence and reports duplicates") {
 
 TEST_CASE("expected last subject sequence is enforced") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -129,7 +118,7 @@ TEST_CASE("expected last subject sequence is enforced") {
 
 TEST_CASE("publish to a subject no stream stores fails clearly") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -145,7 +134,7 @@ TEST_CASE("publish to a subject no stream stores fails clearly") {
 
 TEST_CASE("stored messages read back by sequence and by last subject") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -183,7 +172,7 @@ TEST_CASE("stored messages read back by sequence and by last subject") {
 
 TEST_CASE("pull consumer fetches, acks and returns promptly when empty") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -224,7 +213,7 @@ TEST_CASE("pull consumer fetches, acks and returns promptly when empty") {
 
 TEST_CASE("nak makes the message come back") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -247,7 +236,7 @@ TEST_CASE("nak makes the message come back") {
 
 TEST_CASE("ordered consumer delivers in order and reports initial pending") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);
@@ -276,7 +265,7 @@ TEST_CASE("ordered consumer delivers in order and reports initial pending") {
 TEST_CASE("ordered consumer resumes after a server restart") {
   testing::Server server;
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(server));
+  Connection conn(io.get_executor(), test::config_for(server));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     JetStream js(conn);

@@ -23,17 +23,6 @@ using asio::experimental::as_tuple;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 // A fresh bucket per test, in memory so the tests stay fast.
 KvStore make_bucket(Connection conn, const std::string& name, int history = 5) {
   KvBucketConfig config(name);
@@ -74,7 +63,7 @@ awaitable<std::optional<std::optional<KvEntry>>> next_within(KvWatcher& watcher,
 
 TEST_CASE("kv put get update erase purge") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "basic");
@@ -159,7 +148,7 @@ TEST_CASE("kv put get update erase purge") {
 
 TEST_CASE("kv connect keeps an existing bucket") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore first = make_bucket(conn, "existing", 10);
@@ -181,7 +170,7 @@ TEST_CASE("kv connect keeps an existing bucket") {
 
 TEST_CASE("kv create over delete markers") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "creates");
@@ -212,7 +201,7 @@ TEST_CASE("kv create over delete markers") {
 
     // Two concurrent creates of a deleted key: exactly one wins.
     co_await kv.erase("live");
-    Connection other(io.get_executor(), config_for(shared_server()));
+    Connection other(io.get_executor(), test::config_for(test::shared_server()));
     co_await other.connect();
     KvStore kv2(other, kv.config());
     co_await kv2.open();
@@ -234,7 +223,7 @@ TEST_CASE("kv create over delete markers") {
 
 TEST_CASE("kv keys with delete markers and empty buckets") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "keys");
@@ -266,7 +255,7 @@ TEST_CASE("kv keys with delete markers and empty buckets") {
 
 TEST_CASE("kv lists 5000 keys and 50 revisions in order") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "many", 64);
@@ -293,7 +282,7 @@ TEST_CASE("kv lists 5000 keys and 50 revisions in order") {
 
 TEST_CASE("kv end of initial values under concurrent writes") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "schedule");
@@ -359,7 +348,7 @@ TEST_CASE("kv end of initial values under concurrent writes") {
 
 TEST_CASE("kv watch reports deletes and purges") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "watchops");
@@ -400,7 +389,7 @@ TEST_CASE("kv watch reports deletes and purges") {
 
 TEST_CASE("kv watch of 10000 keys with a slow consumer") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "bigwatch");
@@ -428,7 +417,7 @@ TEST_CASE("kv watch of 10000 keys with a slow consumer") {
 
 TEST_CASE("kv value expires after ttl") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvBucketConfig config("expiring");
@@ -451,7 +440,7 @@ TEST_CASE("kv value expires after ttl") {
 TEST_CASE("kv watch survives a server restart") {
   testing::Server server;  // its own server with a file store, restarted below
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(server));
+  Connection conn(io.get_executor(), test::config_for(server));
   test::run(
       io,
       [&]() -> awaitable<void> {
@@ -492,7 +481,7 @@ TEST_CASE("kv watch survives a server restart") {
 
 TEST_CASE("kv 64 concurrent coroutines on one thread") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     KvStore kv = make_bucket(conn, "concurrent64");

@@ -26,17 +26,6 @@ namespace {
 constexpr const char* hello_digest = "SHA-256=uU0nuZNNPgilLlLX2n2r-sSE7-N6U4DukIj3rOLvzek=";
 constexpr const char* empty_digest = "SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=";
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 ObjectStoreConfig bucket_config(std::string bucket) {
   ObjectStoreConfig config;
   config.bucket = std::move(bucket);
@@ -71,7 +60,7 @@ awaitable<std::error_code> error_of(Op op) {
 
 TEST_CASE("hello world round trips with its digest") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("hello"));
@@ -101,7 +90,7 @@ TEST_CASE("hello world round trips with its digest") {
 
 TEST_CASE("empty object has no chunks") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("empty"));
@@ -122,7 +111,7 @@ TEST_CASE("empty object has no chunks") {
 
 TEST_CASE("multi-chunk object round trips") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStoreConfig config = bucket_config("multi");
@@ -151,7 +140,7 @@ TEST_CASE("multi-chunk object round trips") {
 
 TEST_CASE("names are encoded in meta subjects") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("O"));
@@ -183,7 +172,7 @@ TEST_CASE("names are encoded in meta subjects") {
 
 TEST_CASE("altered chunk fails with a digest mismatch") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   const auto target = temp_path("altered.txt");
   std::filesystem::remove(target);
   test::run(io, [&]() -> awaitable<void> {
@@ -229,7 +218,7 @@ TEST_CASE("altered chunk fails with a digest mismatch") {
 
 TEST_CASE("put_file and get_to_file stream through files") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   const auto source = temp_path("source.bin");
   const auto target = temp_path("target.bin");
   const std::string bytes = random_bytes(3 * 128 * 1024 + 5, 3);
@@ -267,7 +256,7 @@ TEST_CASE("put_file and get_to_file stream through files") {
 // ObjectStore::do_put; not yet traced (GCC 12 coroutine frame, or a reply completed twice).
 TEST_CASE("put_stream takes pieces from a source") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStoreConfig config = bucket_config("stream");
@@ -306,7 +295,7 @@ TEST_CASE("put_stream takes pieces from a source") {
 
 TEST_CASE("replacing an object purges the old chunks") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("replace"));
@@ -327,7 +316,7 @@ TEST_CASE("replacing an object purges the old chunks") {
 
 TEST_CASE("deleted objects leave list and info") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("deletes"));
@@ -378,7 +367,7 @@ TEST_CASE("deleted objects leave list and info") {
 
 TEST_CASE("opening a bucket keeps its objects") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore first(conn, bucket_config("reopen"));
@@ -398,7 +387,7 @@ TEST_CASE("opening a bucket keeps its objects") {
 
 TEST_CASE("update_meta changes description, headers and name") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("meta"));
@@ -429,7 +418,7 @@ TEST_CASE("update_meta changes description, headers and name") {
 
 TEST_CASE("watch delivers infos then updates") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("watched"));
@@ -467,7 +456,7 @@ TEST_CASE("watch delivers infos then updates") {
 // sometimes times out, which makes reads after a get or list fail.
 TEST_CASE("direct get after consumer stop") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ObjectStore store(conn, bucket_config("scratch"));

@@ -26,17 +26,6 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
 // Polls `done` every 5 ms until it returns true or `limit` passes; returns its last value.
 awaitable<bool> eventually(std::function<bool()> done, std::chrono::milliseconds limit = 5000ms) {
   const auto stop_at = std::chrono::steady_clock::now() + limit;
@@ -112,8 +101,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Build, repo, number, tags)
 
 TEST_CASE("emit heartbeat sends the Event JSON on subject heartbeat") {
   asio::io_context io;
-  Connection pub_conn(io.get_executor(), config_for(shared_server()));
-  Connection sub_conn(io.get_executor(), config_for(shared_server()));
+  Connection pub_conn(io.get_executor(), test::config_for(test::shared_server()));
+  Connection sub_conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await pub_conn.connect();
     co_await sub_conn.connect();
@@ -145,7 +134,7 @@ TEST_CASE("emit heartbeat sends the Event JSON on subject heartbeat") {
 
 TEST_CASE("emit custom type uses the token as subject") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto raw = conn.subscribe("deploy.>");
@@ -165,7 +154,7 @@ TEST_CASE("emit custom type uses the token as subject") {
 
 TEST_CASE("emit_being publishes on being id dot token") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto raw = conn.subscribe("b1.>");
@@ -185,7 +174,7 @@ TEST_CASE("emit_being publishes on being id dot token") {
 
 TEST_CASE("raw publish sends bytes without envelope") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     auto raw = conn.subscribe("raw.bytes");
@@ -201,7 +190,7 @@ TEST_CASE("raw publish sends bytes without envelope") {
 
 TEST_CASE("publisher rejects invalid subjects and unconnected use") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   Publisher unconnected(conn, "agent");
   CHECK_THROWS_MATCHES(unconnected.emit(EventType::heartbeat()), error,
                        Catch::Predicate<error>([](const error& e) { return e.code() == condition::not_connected; }));
@@ -222,8 +211,8 @@ TEST_CASE("publisher rejects invalid subjects and unconnected use") {
 
 TEST_CASE("subscriber receives heartbeat events from another connection") {
   asio::io_context io;
-  Connection pub_conn(io.get_executor(), config_for(shared_server()));
-  Connection sub_conn(io.get_executor(), config_for(shared_server()));
+  Connection pub_conn(io.get_executor(), test::config_for(test::shared_server()));
+  Connection sub_conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await pub_conn.connect();
     co_await sub_conn.connect();
@@ -256,7 +245,7 @@ TEST_CASE("subscriber receives heartbeat events from another connection") {
 
 TEST_CASE("typed payload round trips") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
 
@@ -284,7 +273,7 @@ TEST_CASE("typed payload round trips") {
 
 TEST_CASE("undecodable message is logged and skipped") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   LogCapture capture;
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
@@ -321,7 +310,7 @@ TEST_CASE("undecodable message is logged and skipped") {
 
 TEST_CASE("throwing handler does not stop run") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   LogCapture capture;
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
@@ -355,7 +344,7 @@ TEST_CASE("throwing handler does not stop run") {
 
 TEST_CASE("coroutine handler and wildcard pattern") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
 
@@ -388,7 +377,7 @@ TEST_CASE("coroutine handler and wildcard pattern") {
 
 TEST_CASE("stop makes run return and stays stopped") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     Subscriber subscriber(conn, "stopper");
@@ -412,7 +401,7 @@ TEST_CASE("stop makes run return and stays stopped") {
 
 TEST_CASE("run ends when the connection closes") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     Subscriber subscriber(conn, "closer");
@@ -428,7 +417,7 @@ TEST_CASE("run ends when the connection closes") {
 
 TEST_CASE("subscriber misuse is rejected") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
 
@@ -458,8 +447,8 @@ TEST_CASE("subscriber misuse is rejected") {
 TEST_CASE("own connections connect and disconnect like the Rust API") {
   asio::io_context io;
   test::run(io, [&]() -> awaitable<void> {
-    Publisher publisher(io.get_executor(), "owner", config_for(shared_server()));
-    Subscriber subscriber(io.get_executor(), "listener", config_for(shared_server()));
+    Publisher publisher(io.get_executor(), "owner", test::config_for(test::shared_server()));
+    Subscriber subscriber(io.get_executor(), "listener", test::config_for(test::shared_server()));
     co_await publisher.connect();
     co_await subscriber.connect();
 
@@ -485,7 +474,7 @@ TEST_CASE("own connections connect and disconnect like the Rust API") {
 
 TEST_CASE("pubsub bus emits and receives its own events") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     PubSub bus(conn, "bus-1");
@@ -509,7 +498,7 @@ TEST_CASE("pubsub bus emits and receives its own events") {
 
 TEST_CASE("decode warnings are rate limited") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   LogCapture capture;
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();

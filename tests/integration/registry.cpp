@@ -17,24 +17,9 @@ using namespace noesis::ship;
 using namespace std::chrono_literals;
 using asio::awaitable;
 
-namespace {
-
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
-}  // namespace
-
 TEST_CASE("registry lifecycle and online filter") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     BeingRegistry registry(conn);
@@ -105,8 +90,8 @@ TEST_CASE("registry lifecycle and online filter") {
 
 TEST_CASE("registry concurrent updates lose nothing") {
   asio::io_context io;
-  Connection conn_a(io.get_executor(), config_for(shared_server()));
-  Connection conn_b(io.get_executor(), config_for(shared_server()));
+  Connection conn_a(io.get_executor(), test::config_for(test::shared_server()));
+  Connection conn_b(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn_a.connect();
     co_await conn_b.connect();
@@ -181,7 +166,7 @@ TEST_CASE("registry concurrent updates lose nothing") {
 
 TEST_CASE("ship config and health metrics") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ShipConfig config(conn);

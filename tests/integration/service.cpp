@@ -26,13 +26,8 @@ using asio::awaitable;
 
 namespace {
 
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
 NatsConfig client_config() {
-  NatsConfig config(shared_server().url());
+  NatsConfig config(test::shared_server().url());
   config.reconnect.wait = 100ms;
   return config;
 }
@@ -44,7 +39,7 @@ struct EchoState {
 
 ServiceBuilder<EchoState> echo_service(std::string prefix) {
   ServiceBuilder<EchoState> service(std::move(prefix), EchoState{});
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .handler("echo", [](std::string_view payload, EchoState&) { return std::string(payload); })
       .handler("count", [](std::string_view, EchoState& state) { return std::to_string(++state.count); })
@@ -163,7 +158,7 @@ TEST_CASE("service dotted command routes to its handler") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("kanban.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .handler("pr.merge", [](std::string_view payload, int&) { return "merged " + std::string(payload); })
       .handler("pr", [](std::string_view, int&) { return std::string("pr"); });
@@ -185,7 +180,7 @@ TEST_CASE("service default handler gets full subject") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("fallback.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .handler("known", [](std::string_view, int&) { return std::string("named"); })
       .default_handler([](std::string_view subject, std::string_view payload, int& calls) {
@@ -211,7 +206,7 @@ TEST_CASE("service coroutine handler and exceptions") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("coro.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .handler("later",
                [](std::string_view payload, int& calls) -> awaitable<std::string> {
@@ -252,7 +247,7 @@ TEST_CASE("service stats count requests and errors") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("stats.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .name("stats-svc")
       .version("1.2.3")
@@ -310,7 +305,7 @@ TEST_CASE("service ping and info") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("info.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .name("info-svc")
       .version("2.0.0-rc.1")
@@ -392,7 +387,7 @@ TEST_CASE("service SIGTERM finishes in-flight requests") {
   ServiceBuilder<int> service("slow.cmd", 0);
   int shutdowns = 0;
   int entered = 0;
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(true)
       .handler("work",
                [&entered](std::string_view payload, int& done) -> awaitable<std::string> {
@@ -461,7 +456,7 @@ TEST_CASE("service mutation events reach a core subscriber") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("mut.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .event_prefix("mut.events")
       .handler("add", [](std::string_view payload, int& items) {
@@ -499,7 +494,7 @@ TEST_CASE("service mutation events as acknowledged ShipEvents") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());
   ServiceBuilder<int> service("jsmut.cmd", 0);
-  service.nats_url(shared_server().url())
+  service.nats_url(test::shared_server().url())
       .handle_signals(false)
       .event_prefix("jsmut.events")
       .event_bus_stream(StreamConfig("SERVICE_TEST_EVENTS", {"jsmut.events.>"}), "jsmut-service")

@@ -13,24 +13,9 @@ using namespace noesis::ship;
 using namespace std::chrono_literals;
 using asio::awaitable;
 
-namespace {
-
-testing::Server& shared_server() {
-  static testing::Server server;
-  return server;
-}
-
-NatsConfig config_for(const testing::Server& server) {
-  NatsConfig config(server.url());
-  config.reconnect.wait = 100ms;
-  return config;
-}
-
-}  // namespace
-
 TEST_CASE("snapshots take, list, restore and delete") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     SnapshotsConfig config;
@@ -90,7 +75,7 @@ TEST_CASE("snapshots take, list, restore and delete") {
 
 TEST_CASE("artifacts store, list by type and task, delete") {
   asio::io_context io;
-  Connection conn(io.get_executor(), config_for(shared_server()));
+  Connection conn(io.get_executor(), test::config_for(test::shared_server()));
   test::run(io, [&]() -> awaitable<void> {
     co_await conn.connect();
     ArtifactsConfig config;
