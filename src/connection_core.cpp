@@ -26,14 +26,21 @@ asio::thread_pool& blocking_pool() {
 
 const char* link_name(link_kind kind) { return kind == link_kind::publish ? "publish" : "request"; }
 
-// Creates a callback target that lives until the program exits (see callback_target).
+// Every callback target ever created (see callback_target). At namespace scope on purpose: it is
+// built before main() and so destroyed after the function-local blocking_pool(), whose threads
+// may still destroy a connection_core (and touch its targets) while the process exits.
+struct callback_registry {
+  std::mutex mutex;
+  std::deque<std::unique_ptr<callback_target>> targets;
+};
+callback_registry callback_targets;
+
+// Creates a callback target that lives until the program exits.
 callback_target* new_callback_target(link& l) {
-  static std::mutex registry_mutex;
-  static std::deque<std::unique_ptr<callback_target>> registry;
-  std::lock_guard lock(registry_mutex);
-  registry.push_back(std::make_unique<callback_target>());
-  registry.back()->target = &l;
-  return registry.back().get();
+  std::lock_guard lock(callback_targets.mutex);
+  callback_targets.targets.push_back(std::make_unique<callback_target>());
+  callback_targets.targets.back()->target = &l;
+  return callback_targets.targets.back().get();
 }
 
 void detach_callbacks(link& l) {
@@ -319,6 +326,9 @@ void connection_core::async_connect(completion<std::error_code> done) {
       self->connected_.store(true, std::memory_order_release);
       logger()->info("connected to {}", servers);
     }
+    // Drop this thread's reference first, so the last one is the caller's and the core is
+    // destroyed on the caller's thread, never here while the process exits.
+    self.reset();
     done.complete(ec);
   });
 }
@@ -363,7 +373,7 @@ void connection_core::async_drain(std::chrono::milliseconds timeout, completion<
   }
   closing_.store(true, std::memory_order_release);
   auto shared_done = std::make_shared<completion<std::error_code>>(std::move(done));
-  asio::post(blocking_pool(), [self = shared_from_this(), timeout, shared_done] {
+  asio::post(blocking_pool(), [self = shared_from_this(), timeout, shared_done]() mutable {
     std::error_code result;
     for (link* l : {&self->publish_link_, &self->request_link_}) {
       const natsStatus s = natsConnection_DrainTimeout(l->connection.get(), timeout.count());
@@ -375,6 +385,7 @@ void connection_core::async_drain(std::chrono::milliseconds timeout, completion<
         result = errc::timeout;
     }
     self->connected_.store(false, std::memory_order_release);
+    self.reset();  // as in async_connect: the caller's reference is the last one
     shared_done->complete(result);
   });
 }
@@ -420,8 +431,10 @@ void connection_core::async_flush(completion<std::error_code> done) {
   asio::post(blocking_pool(), [self = shared_from_this(), done = std::move(done)]() mutable {
     natsConnection* nc = self->native(link_kind::publish);
     const auto timeout = self->config_.request_timeout.count();
-    done.complete(nc == nullptr ? make_error_code(errc::not_connected)
-                                : make_nats_error_code(natsConnection_FlushTimeout(nc, timeout)));
+    const std::error_code result = nc == nullptr ? make_error_code(errc::not_connected)
+                                                 : make_nats_error_code(natsConnection_FlushTimeout(nc, timeout));
+    self.reset();  // as in async_connect: the caller's reference is the last one
+    done.complete(result);
   });
 }
 
