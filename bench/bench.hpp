@@ -111,10 +111,11 @@ using RawJs = std::unique_ptr<jsCtx, JsCtxDeleter>;
 RawConnection raw_connect(const std::string& url, bool send_asap);
 
 // Replies to every request on `subject` with its own payload from a send-asap cnats connection,
-// which writes each reply at once, until destroyed.
+// which writes each reply at once, until destroyed. A non-empty `queue_group` subscribes in that
+// queue group.
 class RawEchoResponder {
  public:
-  RawEchoResponder(const std::string& url, const std::string& subject);
+  RawEchoResponder(const std::string& url, const std::string& subject, const std::string& queue_group = "");
 
  private:
   static void on_request(natsConnection* nc, natsSubscription*, natsMsg* msg, void*);
@@ -132,6 +133,7 @@ void figure_kv(const Settings&, std::vector<Row>&);
 void figure_object_store(const Settings&, std::vector<Row>&);
 void figure_object_big(const Settings&, std::vector<Row>&);
 void figure_memory(const Settings&, std::vector<Row>&);
+void figure_service(const Settings&, std::vector<Row>&);
 
 // The child side of figure_object_big: put_file then get_to_file of `path`; returns the exit code.
 int run_object_big_child(const std::string& url, const std::string& path);

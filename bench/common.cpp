@@ -96,11 +96,17 @@ RawConnection raw_connect(const std::string& url, bool send_asap) {
   return RawConnection(nc);
 }
 
-RawEchoResponder::RawEchoResponder(const std::string& url, const std::string& subject)
+RawEchoResponder::RawEchoResponder(const std::string& url, const std::string& subject, const std::string& queue_group)
     : connection_(raw_connect(url, true)) {
   natsSubscription* sub = nullptr;
-  check(natsConnection_Subscribe(&sub, connection_.get(), subject.c_str(), &on_request, nullptr),
-        "subscribe the responder to " + subject);
+  if (queue_group.empty()) {
+    check(natsConnection_Subscribe(&sub, connection_.get(), subject.c_str(), &on_request, nullptr),
+          "subscribe the responder to " + subject);
+  } else {
+    check(natsConnection_QueueSubscribe(&sub, connection_.get(), subject.c_str(), queue_group.c_str(), &on_request,
+                                        nullptr),
+          "subscribe the responder to " + subject + " in queue group " + queue_group);
+  }
   subscription_.reset(sub);
   natsSubscription_SetPendingLimits(sub, -1, -1);
   check(natsConnection_Flush(connection_.get()), "flush the responder's subscription");

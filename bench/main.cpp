@@ -51,6 +51,7 @@ const std::vector<NamedFigure>& figures() {
       {"object", "object store put and get", b::figure_object_store},
       {"object-big", "object store, 1 GiB file (--big)", b::figure_object_big},
       {"memory", "memory", b::figure_memory},
+      {"service", "service request-reply", b::figure_service},
   };
   return all;
 }

@@ -13,8 +13,9 @@
 //  - `data` is left out when the stats handler gave nothing (both clients do this).
 //  - `started` is RFC 3339 in UTC with nine fraction digits and a `Z` suffix.
 //
-// NOTE: these choices were checked against the nats.go and nats.js sources only. No live
-// `nats micro info` call or nats.js client has read them yet, so an interop test should pin them.
+// tests/interop/services.test.mjs pins these choices against the nats.js service client and a
+// nats.js service (@nats-io/services 3.0.0-25). NOTE: no live `nats micro info` call (nats.go)
+// has read them yet, so the nats.go side was checked against its sources only.
 #pragma once
 
 #include <array>
