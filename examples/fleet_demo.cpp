@@ -1,15 +1,15 @@
-// The fleet demo: several agents in one process, plus a worker process started from this same
+// The fleet demo: several agents in one process, plus worker processes started from this same
 // program, talk over one NATS server and check each step as they go.
 //
-//   fleet_demo [--nats-url URL] [--agents N]           coordinator (the default role)
-//   fleet_demo --role worker --name w9 [--nats-url URL]   join a running coordinator's fleet
+//   fleet_demo [--nats-url URL] [--agents N] [--job-workers N]   coordinator (the default role)
+//   fleet_demo --role worker --name w9 [--nats-url URL]            join a running coordinator's fleet
+//   fleet_demo --role job-worker --name j1 --job-prefix P [--nats-url URL]
+//                                       claim and complete the coordinator's jobs of queue P
 //
+// The coordinator starts the worker processes itself, and the other roles are for those processes.
 // The coordinator prints one line per step and a summary table, and exits with status 1 when any
 // step failed. The steps of each building block live in fleet/<block>_steps.hpp; a new block
 // adds its header and one add_<block>_steps() call below.
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +33,7 @@
 #include "fleet/service_steps.hpp"
 #include "fleet/kv_steps.hpp"
 #include "fleet/object_steps.hpp"
+#include "fleet/process.hpp"
 #include "fleet/pubsub_steps.hpp"
 #include "fleet/steps.hpp"
 
@@ -62,7 +63,8 @@ int run_to_completion(asio::io_context& io, asio::awaitable<int> operation, cons
 }
 
 asio::awaitable<int> run_coordinator(fleet::Fleet& fleet) {
-  fmt::print("fleet demo: {} agents and one worker process\n", fleet.options.agent_count);
+  fmt::print("fleet demo: {} agents, one worker process and {} job worker processes\n", fleet.options.agent_count,
+             fleet.options.job_worker_count);
   std::fflush(stdout);
 
   fleet::StepRunner runner;
@@ -80,13 +82,14 @@ asio::awaitable<int> run_coordinator(fleet::Fleet& fleet) {
   co_return all_passed ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-// Stops a worker process that a failed step left running.
-void reap_worker(fleet::Fleet& fleet) {
-  if (fleet.worker_pid < 0) return;
-  ::kill(fleet.worker_pid, SIGTERM);
-  int status = 0;
-  ::waitpid(fleet.worker_pid, &status, 0);
+// Stops and reaps the worker processes that a failed step left running.
+void reap_workers(fleet::Fleet& fleet) {
+  fleet::stop_and_reap(fleet.worker_pid);
   fleet.worker_pid = -1;
+  for (auto& worker : fleet.job_workers) {
+    fleet::stop_and_reap(worker.pid);
+    worker.pid = -1;
+  }
 }
 
 }  // namespace
@@ -95,16 +98,23 @@ int main(int argc, char** argv) {
   CLI::App app{"noesis-ship fleet demo: agents exchange heartbeats, statuses and requests over NATS"};
   std::string nats_url = ship::default_nats_url();
   int agent_count = 3;
+  int job_worker_count = 2;
   std::string role = "coordinator";
   std::string name;
+  std::string job_prefix;
   int lifetime_seconds = 30;
   bool verbose = false;
   app.add_option("--nats-url", nats_url, "NATS server URL; defaults to $NATS_URL or nats://localhost:4222");
   app.add_option("--agents", agent_count, "number of agents the coordinator runs in this process")
       ->check(CLI::Range(1, 64));
-  app.add_option("--role", role, "coordinator runs the steps; worker joins a coordinator's fleet")
-      ->check(CLI::IsMember({"coordinator", "worker"}));
-  app.add_option("--name", name, "agent name of a worker (letters, digits, _ and -); default worker-<pid>");
+  app.add_option("--job-workers", job_worker_count, "number of job worker processes the coordinator starts")
+      ->check(CLI::Range(1, 8));
+  app.add_option("--role", role,
+                 "coordinator runs the steps; worker joins a coordinator's fleet; job-worker runs its jobs")
+      ->check(CLI::IsMember({"coordinator", "worker", "job-worker"}));
+  app.add_option("--name", name, "agent name of a worker (letters, digits, _ and -); default <role>-<pid>");
+  app.add_option("--job-prefix", job_prefix,
+                 "job-worker: id prefix of the coordinator's job queue (letters, digits, _ and -)");
   app.add_option("--lifetime", lifetime_seconds, "seconds a worker waits for a leave request before it gives up")
       ->check(CLI::Range(1, 3600));
   app.add_flag("--verbose", verbose, "show the library's info log lines (connects, reconnects)");
@@ -113,20 +123,31 @@ int main(int argc, char** argv) {
   ship::logger()->set_level(verbose ? spdlog::level::info : spdlog::level::warn);
   asio::io_context io;
 
-  if (role == "worker") {
-    if (name.empty()) name = fmt::format("worker-{}", ::getpid());
+  if (role == "worker" || role == "job-worker") {
+    if (name.empty()) name = fmt::format("{}-{}", role, ::getpid());
     if (!ship::is_valid_agent_name(name)) {
       fmt::print(stderr, "invalid --name '{}': use 1 to {} letters, digits, _ or -\n", name,
                  ship::max_agent_name_length);
       return EXIT_FAILURE;
     }
     ship::Connection conn(io.get_executor(), ship::NatsConfig(nats_url).with_name(name));
-    return run_to_completion(io, fleet::run_worker(conn, name, std::chrono::seconds(lifetime_seconds)),
-                             "worker " + name);
+    const auto lifetime = std::chrono::seconds(lifetime_seconds);
+    if (role == "job-worker") {
+      if (job_prefix.empty()) {
+        fmt::print(stderr, "missing --job-prefix: the job-worker role needs the coordinator's job id prefix\n");
+        return EXIT_FAILURE;
+      }
+      return run_to_completion(io, fleet::run_job_worker(conn, name, job_prefix, lifetime), "job worker " + name);
+    }
+    return run_to_completion(io, fleet::run_worker(conn, name, lifetime), "worker " + name);
   }
 
-  fleet::Fleet fleet(io.get_executor(), fleet::Options{nats_url, agent_count});
+  fleet::Options options;
+  options.nats_url = nats_url;
+  options.agent_count = agent_count;
+  options.job_worker_count = job_worker_count;
+  fleet::Fleet fleet(io.get_executor(), options);
   const int status = run_to_completion(io, run_coordinator(fleet), "fleet demo");
-  reap_worker(fleet);
+  reap_workers(fleet);
   return status;
 }

@@ -1,5 +1,6 @@
 #include <noesis/ship/artifact_store.hpp>
 
+#include <noesis/ship/error.hpp>
 #include <noesis/ship/timestamp.hpp>
 
 namespace noesis::ship {
@@ -40,6 +41,18 @@ ArtifactStore::ArtifactStore(Connection conn, ArtifactsConfig config)
         store_config.storage = config.storage;
         return store_config;
       }()) {}
+
+asio::awaitable<ObjectMeta> ArtifactStore::do_store(ObjectStore store, std::string name, std::string bytes,
+                                                   std::string type, std::optional<std::string> task) {
+  if (type.empty() || type.find(task_separator) != std::string::npos) {
+    throw error(errc::invalid_argument, "store artifact '" + name + "': type '" + type +
+                                            "' is invalid; use a non-empty type without \"" +
+                                            std::string(task_separator) + "\"");
+  }
+  std::string description = artifact_description(type, task);
+  ObjectMeta meta = co_await store.put(std::move(name), std::move(bytes), std::move(description));
+  co_return meta;
+}
 
 asio::awaitable<std::vector<ArtifactInfo>> ArtifactStore::do_list(ObjectStore store, ArtifactFilter filter) {
   std::vector<ObjectInfo> objects = co_await store.list();

@@ -205,6 +205,11 @@ asio::awaitable<std::optional<BeingStatus>> BeingRegistry::do_get_status(BeingRe
 }
 
 asio::awaitable<std::vector<BeingStatus>> BeingRegistry::do_get_online(BeingRegistry self, OnlineFilter filter) {
+  if (filter.max_heartbeat_age && filter.max_heartbeat_age->count() < 0) {
+    throw error(errc::invalid_argument, "get_online: max_heartbeat_age " +
+                                            std::to_string(filter.max_heartbeat_age->count()) +
+                                            " s is invalid; allowed: 0 s or more");
+  }
   std::vector<KvEntry> entries = co_await self.state_->kv.entries();
   const auto now = std::chrono::system_clock::now();
   std::vector<BeingStatus> online;

@@ -110,6 +110,7 @@ awaitable<nlohmann::json> BeingSnapshots::do_restore(BeingSnapshots self, std::s
 }
 
 awaitable<std::vector<SnapshotInfo>> BeingSnapshots::do_list(BeingSnapshots self, std::string being_id) {
+  validate_agent_name(being_id);
   std::vector<ObjectInfo> objects = co_await self.store_.list();
   std::vector<std::pair<std::string, SnapshotInfo>> keyed;
   for (const auto& object : objects) {

@@ -20,6 +20,7 @@ std::string channel_consumer_name(std::string_view agent, std::string_view chann
 ChannelService::ChannelService(Connection conn, StreamConfig stream, std::string subject_prefix)
     : conn_(conn), js_(std::move(conn)), stream_(std::move(stream)), prefix_(std::move(subject_prefix)) {
   validate_subject(prefix_, SubjectUse::publish);
+  validate(stream_);
 }
 
 std::string ChannelService::subject_for(std::string_view channel) const {
@@ -57,8 +58,8 @@ asio::awaitable<void> ChannelService::do_connect(ChannelService self, std::strin
 
 asio::awaitable<ChannelMessage> ChannelService::do_send(ChannelService self, std::string channel, std::string content,
                                                        std::optional<nlohmann::json> metadata) {
-  require_agent(self.agent_, "send_message on channel '" + channel + "'");
   const std::string subject = self.subject_for(channel);
+  require_agent(self.agent_, "send_message on channel '" + channel + "'");
   ChannelMessage message = make_channel_message(std::move(channel), self.agent_, std::move(content), std::move(metadata));
   std::string data = encode_json(message);
   PubAck ack = co_await self.js_.publish(subject, std::move(data));
@@ -70,6 +71,7 @@ asio::awaitable<ConsumerSubscription> ChannelService::do_subscribe(ChannelServic
                                                                    bool replay_history,
                                                                    detail::message_handler handler,
                                                                    ConsumerOptions options) {
+  validate_channel_name(channel);
   require_agent(self.agent_, "subscribe to channel '" + channel + "'");
   const std::string durable = channel_consumer_name(self.agent_, channel);
 
@@ -91,8 +93,11 @@ asio::awaitable<ConsumerSubscription> ChannelService::do_subscribe(ChannelServic
 asio::awaitable<std::vector<ChannelMessage>> ChannelService::do_history(ChannelService self, std::string channel,
                                                                         std::size_t limit) {
   const std::string subject = self.subject_for(channel);
+  if (limit == 0) {
+    throw error(errc::invalid_argument,
+                "history of channel '" + channel + "': limit 0 is invalid; allowed: 1 message or more");
+  }
   std::vector<ChannelMessage> history;
-  if (limit == 0) co_return history;
 
   // NOTE: in about half of the runs of the history integration test, this stream info request
   // timed out right after an earlier history call stopped its ordered consumers; cause not found.

@@ -3,13 +3,11 @@
 #include <cstdlib>
 #include <deque>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
 
-#include <noesis/ship/detail/nkeys.hpp>
+#include <noesis/ship/detail/credential_files.hpp>
 #include <noesis/ship/detail/subscription_state.hpp>
 #include <noesis/ship/error.hpp>
 #include <noesis/ship/logger.hpp>
@@ -20,6 +18,11 @@ namespace {
 // Blocking cnats calls (connect, flush) run here, never on the user's executor. Two threads:
 // these calls are rare and short, and a program rarely connects more than a few connections.
 asio::thread_pool& blocking_pool() {
+  // cnats and OpenSSL register their exit-time cleanup with atexit() when first used. Opening
+  // cnats (which initializes OpenSSL) before the pool exists makes that cleanup run after the
+  // pool's destructor has joined its threads. In the other order the OpenSSL state of the pool
+  // threads (random generator, error queue) is never freed, and LeakSanitizer reports it at exit.
+  [[maybe_unused]] static const natsStatus opened = nats_Open(-1);
   static asio::thread_pool pool(2);
   return pool;
 }
@@ -49,26 +52,19 @@ void detach_callbacks(link& l) {
   l.callbacks->target = nullptr;
 }
 
+// cnats 3.4 checks the payload (headers included) against its current max_payload before it
+// buffers a publish. Its rejection gets the library's error, because the library's own check
+// uses a cached limit that a reconnect to a server with a lower max_payload can leave stale.
+std::error_code publish_error_code(natsStatus status) {
+  if (status == NATS_OK) return {};
+  if (status == NATS_MAX_PAYLOAD) return make_error_code(errc::payload_too_large);
+  return make_nats_error_code(status);
+}
+
 std::string last_error_text(natsStatus status) {
   const char* text = nats_GetLastError(nullptr);
   std::string result = (text != nullptr && *text != '\0') ? text : natsStatus_GetText(status);
   return result;
-}
-
-// Returns the public key of the user seed in `path`, or an empty string after logging why the
-// file is unusable. Neither the log line nor the error quote the seed.
-std::string user_public_key_from_seed_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    logger()->error("NKey seed file '{}' cannot be read", path);
-    return {};
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  std::error_code ec;
-  const std::string public_key = user_public_key_from_seed(find_user_seed(text.str()), ec);
-  if (ec) logger()->error("NKey seed file '{}' holds no valid user seed (a word starting with SU)", path);
-  return public_key;
 }
 
 }  // namespace
@@ -205,7 +201,7 @@ void request_mux::async_request(natsConnection* connection, const OutgoingMessag
   }
   if (status == NATS_OK) status = natsConnection_PublishMsg(connection, outgoing.get());
   if (status != NATS_OK) {
-    const auto ec = make_nats_error_code(status);
+    const auto ec = publish_error_code(status);
     asio::post(strand_, [self, token, ec] { self->finish(token, ec, Message{}); });
   }
 }
@@ -256,9 +252,14 @@ std::error_code connection_core::connect_link(link& l) {
     s = natsOptions_SetUserCredentialsFromFiles(o, config_.credentials_file.c_str(), nullptr);
   if (s == NATS_OK && !config_.nkey_seed_file.empty()) {
     // cnats reads the seed from the file again to sign each connect nonce, but it also needs the
-    // user's public key, which it cannot derive itself.
-    const std::string public_key = user_public_key_from_seed_file(config_.nkey_seed_file);
-    if (public_key.empty()) return errc::invalid_argument;
+    // user's public key, which it cannot derive itself. connect() checked the file already; it
+    // can still have changed since.
+    std::string problem;
+    const std::string public_key = user_public_key_from_seed_file(config_.nkey_seed_file, problem);
+    if (public_key.empty()) {
+      logger()->error("{}", problem);
+      return errc::invalid_argument;
+    }
     s = natsOptions_SetNKeyFromSeed(o, public_key.c_str(), config_.nkey_seed_file.c_str());
   }
 
@@ -301,8 +302,17 @@ std::error_code connection_core::connect_link(link& l) {
     l.closed = false;
   }
 
+  if (l.kind == link_kind::publish) {
+    known_max_payload_.store(natsConnection_GetMaxPayload(raw_connection), std::memory_order_relaxed);
+  }
   l.mux = std::make_shared<request_mux>(*this, strand_);
   return l.mux->start(raw_connection);
+}
+
+std::string connection_core::credential_files_problem() const {
+  std::string problem = detail::credential_files_problem(config_);
+  if (!problem.empty()) logger()->error("connect failed: {}", problem);
+  return problem;
 }
 
 void connection_core::async_connect(completion<std::error_code> done) {
@@ -336,6 +346,7 @@ void connection_core::async_connect(completion<std::error_code> done) {
 void connection_core::close_links() {
   closing_.store(true, std::memory_order_release);
   connected_.store(false, std::memory_order_release);
+  known_max_payload_.store(0, std::memory_order_relaxed);
   for (link* l : {&publish_link_, &request_link_}) {
     if (!l->connection) continue;
     if (l->mux) l->mux->fail_all(errc::connection_closed);
@@ -402,7 +413,7 @@ std::error_code connection_core::publish(link_kind which, const OutgoingMessage&
     s = natsMsgHeader_Add(outgoing.get(), name.c_str(), value.c_str());
   }
   if (s == NATS_OK) s = natsConnection_PublishMsg(nc, outgoing.get());
-  return make_nats_error_code(s);
+  return publish_error_code(s);
 }
 
 std::error_code connection_core::publish(link_kind which, std::string_view subject, std::string_view data) {
@@ -420,7 +431,7 @@ std::error_code connection_core::publish(link_kind which, std::string_view subje
     long_subject.assign(subject);
     terminated = long_subject.c_str();
   }
-  return make_nats_error_code(natsConnection_Publish(nc, terminated, data.data(), static_cast<int>(data.size())));
+  return publish_error_code(natsConnection_Publish(nc, terminated, data.data(), static_cast<int>(data.size())));
 }
 
 void connection_core::async_flush(completion<std::error_code> done) {
@@ -543,6 +554,10 @@ void connection_core::on_reconnected(natsConnection* nc, void* closure) {
   std::lock_guard callbacks_lock(callbacks->mutex);
   link* l = callbacks->target;
   if (l == nullptr) return;  // the Connection is gone
+  if (l->kind == link_kind::publish) {
+    // The new server may have another max_payload.
+    l->core->known_max_payload_.store(natsConnection_GetMaxPayload(nc), std::memory_order_relaxed);
+  }
   logger()->info("{} link reconnected to {}", link_name(l->kind), connected_url(nc));
   l->core->emit({ConnectionEventType::reconnected, {}, connected_url(nc), link_name(l->kind)});
 }

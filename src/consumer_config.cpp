@@ -57,15 +57,15 @@ void check_duration(const ConsumerConfig& config, std::string_view field,
 }
 
 std::chrono::nanoseconds nanoseconds_field(const json& object, const char* key) {
-  return std::chrono::nanoseconds(object.value(key, int64_t{0}));
+  return std::chrono::nanoseconds(detail::integer_field<int64_t>(object, key, 0));
 }
 
 SequencePair sequence_pair_from_json(const json& reply, const char* key) {
   SequencePair pair;
   const auto it = reply.find(key);
   if (it == reply.end()) return pair;
-  pair.consumer_seq = it->value("consumer_seq", uint64_t{0});
-  pair.stream_seq = it->value("stream_seq", uint64_t{0});
+  pair.consumer_seq = detail::integer_field<uint64_t>(*it, "consumer_seq", 0);
+  pair.stream_seq = detail::integer_field<uint64_t>(*it, "stream_seq", 0);
   return pair;
 }
 
@@ -126,6 +126,21 @@ void validate(const ConsumerConfig& config) {
         errc::invalid_argument,
         consumer_label(config) +
             ": flow_control is for push consumers and needs deliver_subject and idle_heartbeat");
+  }
+  if (config.max_deliver < -1) {
+    throw error(errc::invalid_argument, consumer_label(config) + ": max_deliver " +
+                                            std::to_string(config.max_deliver) +
+                                            " is invalid; allowed: -1 or 0 (unlimited) or a positive count");
+  }
+  if (config.max_ack_pending < -1) {
+    throw error(errc::invalid_argument, consumer_label(config) + ": max_ack_pending " +
+                                            std::to_string(config.max_ack_pending) +
+                                            " is invalid; allowed: -1 (unlimited), 0 (server default) or more");
+  }
+  if (config.max_waiting < 0) {
+    throw error(errc::invalid_argument, consumer_label(config) + ": max_waiting " +
+                                            std::to_string(config.max_waiting) +
+                                            " is invalid; allowed: 0 (server default) or more");
   }
   if (config.num_replicas < 0 || config.num_replicas > 5) {
     throw error(errc::invalid_argument,
@@ -211,8 +226,9 @@ ConsumerConfig consumer_config_from_api_json(const json& object) {
     config.max_waiting = detail::integer_field<int64_t>(object, "max_waiting", 0);
     config.num_replicas = detail::integer_field(object, "num_replicas", 0);
 
-    for (const auto& delay : object.value("backoff", std::vector<int64_t>{})) {
-      config.backoff.emplace_back(delay);
+    if (const auto it = object.find("backoff"); it != object.end() && !it->is_null()) {
+      if (!it->is_array()) throw error(errc::serialization, "consumer config: backoff is not an array");
+      for (const auto& delay : *it) config.backoff.emplace_back(detail::integer_value<int64_t>(delay, "backoff"));
     }
 
     config.flow_control = object.value("flow_control", false);
@@ -258,10 +274,10 @@ ConsumerInfo parse_consumer_info(const json& reply, std::string_view context) {
     }
     info.delivered = sequence_pair_from_json(reply, "delivered");
     info.ack_floor = sequence_pair_from_json(reply, "ack_floor");
-    info.num_ack_pending = detail::integer_field<uint64_t>(reply, "num_ack_pending", 0);
-    info.num_redelivered = detail::integer_field<uint64_t>(reply, "num_redelivered", 0);
-    info.num_waiting = detail::integer_field<uint64_t>(reply, "num_waiting", 0);
-    info.num_pending = detail::integer_field<uint64_t>(reply, "num_pending", 0);
+    info.num_ack_pending = detail::integer_field<uint64_t>(reply, "num_ack_pending", 0, context);
+    info.num_redelivered = detail::integer_field<uint64_t>(reply, "num_redelivered", 0, context);
+    info.num_waiting = detail::integer_field<uint64_t>(reply, "num_waiting", 0, context);
+    info.num_pending = detail::integer_field<uint64_t>(reply, "num_pending", 0, context);
     return info;
   } catch (const json::exception& e) {
     throw error(errc::serialization,

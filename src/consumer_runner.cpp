@@ -384,6 +384,7 @@ awaitable<void> run(std::shared_ptr<consumer_runner> r) {
 
 awaitable<ConsumerSubscription> start_consumer(consumer_target target, ConsumerOptions options,
                                                message_handler handler) {
+  validate(options, target.label);
   auto executor = target.js.connection().get_executor();
   auto r = std::make_shared<consumer_runner>(std::move(target), std::move(options), std::move(handler), executor);
 
@@ -413,6 +414,43 @@ awaitable<ConsumerSubscription> start_consumer(consumer_target target, ConsumerO
 }
 
 }  // namespace detail
+
+// ---- ConsumerOptions ----
+
+namespace {
+
+void check_option(bool valid, std::string_view label, const std::string& problem) {
+  if (!valid) throw error(errc::invalid_argument, std::string(label) + ": " + problem);
+}
+
+std::string milliseconds_text(std::chrono::milliseconds value) { return std::to_string(value.count()) + " ms"; }
+
+}  // namespace
+
+void validate(const ConsumerOptions& options, std::string_view label) {
+  check_option(options.ack_wait.count() > 0, label,
+               "ack_wait " + milliseconds_text(options.ack_wait) + " is invalid; allowed: 1 ms or more");
+  check_option(options.max_deliver == -1 || options.max_deliver >= 1, label,
+               "max_deliver " + std::to_string(options.max_deliver) + " is invalid; allowed: -1 (unlimited) or 1 or more");
+  check_option(options.max_ack_pending >= -1, label,
+               "max_ack_pending " + std::to_string(options.max_ack_pending) +
+                   " is invalid; allowed: -1 (unlimited), 0 (server default) or more");
+  check_option(options.inactive_threshold.count() >= 0, label,
+               "inactive_threshold " + milliseconds_text(options.inactive_threshold) +
+                   " is invalid; allowed: 0 (server default) or more");
+  check_option(options.batch_size >= 1, label, "batch_size 0 is invalid; allowed: 1 or more");
+  check_option(options.fetch_expires.count() > 0, label,
+               "fetch_expires " + milliseconds_text(options.fetch_expires) + " is invalid; allowed: 1 ms or more");
+  for (const auto delay : options.nak_delays) {
+    check_option(delay.count() >= 0, label,
+                 "nak delay " + milliseconds_text(delay) + " is invalid; allowed: 0 ms or more");
+  }
+  check_option(options.retry_initial.count() > 0, label,
+               "retry_initial " + milliseconds_text(options.retry_initial) + " is invalid; allowed: 1 ms or more");
+  check_option(options.retry_max >= options.retry_initial, label,
+               "retry_max " + milliseconds_text(options.retry_max) + " is shorter than retry_initial " +
+                   milliseconds_text(options.retry_initial));
+}
 
 // ---- ConsumerSubscription ----
 

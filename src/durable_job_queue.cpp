@@ -10,11 +10,11 @@
 #include <random>
 #include <set>
 #include <system_error>
-#include <tuple>
 
 #include <asio/redirect_error.hpp>
 
 #include <noesis/ship/detail/job_lifecycle.hpp>
+#include <noesis/ship/detail/job_order.hpp>
 #include <noesis/ship/event_bus.hpp>
 #include <noesis/ship/kv.hpp>
 #include <noesis/ship/names.hpp>
@@ -46,6 +46,14 @@ std::string lowercase(std::string text) {
 // Ids are KV key tokens; anything outside the prefix alphabet cannot be a job of this queue.
 bool plausible_id(const std::string& id) {
   return is_valid_job_prefix(id);
+}
+
+// Rejects, before anything is sent, an id that no job can have.
+void check_job_id(const std::string& id, const std::string& operation) {
+  if (!plausible_id(id)) {
+    throw error(errc::invalid_argument,
+                operation + ": job id '" + id + "' is invalid; " + std::string(allowed_prefix_text));
+  }
 }
 
 DurableJobStore::RawJob decode_job(const KvEntry& entry) {
@@ -83,7 +91,7 @@ struct DurableJobStore::State {
   struct Known {
     std::uint64_t revision = 0;
     RawJob job;
-    std::uint64_t number = 0;  // id number for ordering; max for foreign ids
+    std::uint64_t number = 0;  // id number for ordering, or foreign_job_sequence for foreign ids
   };
 
   Connection conn;
@@ -101,8 +109,8 @@ struct DurableJobStore::State {
   bool closed = false;
 
   std::map<std::string, Known> jobs;
-  // Queued jobs per worker, in claim order.
-  std::map<std::string, std::set<JobOrderKey>> queued;
+  // Queued jobs per worker, in claim order: priority first.
+  QueuedJobIndex queued;
 
   // Cached counter: the next number and the revision it was read at (0 = unknown).
   std::uint64_t counter_next = 0;
@@ -110,9 +118,12 @@ struct DurableJobStore::State {
 
   std::mt19937 random{std::random_device{}()};
 
+  static JobOrderKey claim_key(const Known& known) {
+    return job_order_key(known.job, known.number, JobPriority::honoured);
+  }
+
   std::uint64_t number_of(const std::string& id) const {
-    const auto number = parse_job_number(id, config.prefix);
-    return number ? *number : std::numeric_limits<std::uint64_t>::max();
+    return parse_job_number(id, config.prefix).value_or(foreign_job_sequence);
   }
 
   // Records a revision of a job unless a newer one is known already.
@@ -120,22 +131,18 @@ struct DurableJobStore::State {
     auto& known = jobs[job.id];
     if (known.revision >= revision && known.revision != 0) return;
     if (known.revision != 0 && known.job.status == JobStatus::queued) {
-      auto it = queued.find(known.job.worker);
-      if (it != queued.end()) it->second.erase(job_order_key(known.job, known.number));
+      queued.erase(known.job.worker, claim_key(known));
     }
     known.revision = revision;
     known.number = number_of(job.id);
     known.job = std::move(job);
-    if (known.job.status == JobStatus::queued) queued[known.job.worker].insert(job_order_key(known.job, known.number));
+    if (known.job.status == JobStatus::queued) queued.insert(known.job.worker, claim_key(known));
   }
 
   void forget(const std::string& id, std::uint64_t revision) {
     const auto it = jobs.find(id);
     if (it == jobs.end() || it->second.revision >= revision) return;
-    if (it->second.job.status == JobStatus::queued) {
-      auto q = queued.find(it->second.job.worker);
-      if (q != queued.end()) q->second.erase(job_order_key(it->second.job, it->second.number));
-    }
+    if (it->second.job.status == JobStatus::queued) queued.erase(it->second.job.worker, claim_key(it->second));
     jobs.erase(it);
   }
 
@@ -148,16 +155,10 @@ struct DurableJobStore::State {
   // Picks a claim candidate for `worker`: at random among the first claim_spread queued jobs of
   // the highest priority present.
   std::optional<std::string> candidate(const std::string& worker) {
-    const auto it = queued.find(worker);
-    if (it == queued.end() || it->second.empty()) return std::nullopt;
-    const int top_priority = std::get<0>(*it->second.begin());
-    std::vector<const JobOrderKey*> best;
-    for (const auto& key : it->second) {
-      if (std::get<0>(key) != top_priority || best.size() == claim_spread) break;
-      best.push_back(&key);
-    }
+    const std::vector<const JobOrderKey*> best = queued.first_of_top_priority(worker, claim_spread);
+    if (best.empty()) return std::nullopt;
     std::uniform_int_distribution<std::size_t> pick(0, best.size() - 1);
-    return std::get<3>(*best[pick(random)]);
+    return best[pick(random)]->id;
   }
 };
 
@@ -357,6 +358,7 @@ asio::awaitable<void> DurableJobStore::do_connect(DurableJobStore self) {
 
 asio::awaitable<std::string> DurableJobStore::do_submit(DurableJobStore self, nlohmann::json payload,
                                                         std::string worker, std::string queued_by, int priority) {
+  validate_worker_name(worker);
   auto state = self.state_;
   auto& s = *state;
   require_open(s, "submit a job for worker '" + worker + "'");
@@ -426,6 +428,7 @@ asio::awaitable<std::string> DurableJobStore::do_submit(DurableJobStore self, nl
 
 asio::awaitable<std::optional<DurableJobStore::RawJob>> DurableJobStore::do_claim(DurableJobStore self,
                                                                                   std::string worker) {
+  validate_worker_name(worker);
   auto state = self.state_;
   auto& s = *state;
   require_open(s, "claim a job for worker '" + worker + "'");
@@ -458,6 +461,7 @@ asio::awaitable<std::optional<DurableJobStore::RawJob>> DurableJobStore::do_clai
 }
 
 asio::awaitable<DurableJobStore::RawJob> DurableJobStore::do_next(DurableJobStore self, std::string worker) {
+  validate_worker_name(worker);
   auto state = self.state_;
   auto& s = *state;
   while (true) {
@@ -476,6 +480,7 @@ asio::awaitable<DurableJobStore::RawJob> DurableJobStore::do_next(DurableJobStor
 
 asio::awaitable<bool> DurableJobStore::do_complete(DurableJobStore self, std::string id, nlohmann::json result,
                                                    std::optional<std::uint32_t> attempt) {
+  check_job_id(id, "complete job");
   require_open(*self.state_, "complete job '" + id + "'");
   Change change = [result = std::move(result), attempt](RawJob& job) -> std::optional<JobEvent> {
     if (!complete_job(job, result, now_ms(), attempt)) return std::nullopt;
@@ -486,6 +491,7 @@ asio::awaitable<bool> DurableJobStore::do_complete(DurableJobStore self, std::st
 
 asio::awaitable<bool> DurableJobStore::do_fail(DurableJobStore self, std::string id, std::string error_text,
                                                std::optional<std::uint32_t> attempt) {
+  check_job_id(id, "fail job");
   require_open(*self.state_, "fail job '" + id + "'");
   Change change = [error_text = std::move(error_text), attempt](RawJob& job) -> std::optional<JobEvent> {
     if (!fail_job(job, error_text, now_ms(), attempt)) return std::nullopt;
@@ -495,6 +501,7 @@ asio::awaitable<bool> DurableJobStore::do_fail(DurableJobStore self, std::string
 }
 
 asio::awaitable<bool> DurableJobStore::do_cancel(DurableJobStore self, std::string id) {
+  check_job_id(id, "cancel job");
   require_open(*self.state_, "cancel job '" + id + "'");
   Change change = [](RawJob& job) -> std::optional<JobEvent> {
     if (!cancel_job(job, now_ms())) return std::nullopt;
@@ -505,6 +512,7 @@ asio::awaitable<bool> DurableJobStore::do_cancel(DurableJobStore self, std::stri
 
 asio::awaitable<bool> DurableJobStore::do_extend_lease(DurableJobStore self, std::string id,
                                                        std::optional<std::uint32_t> attempt) {
+  check_job_id(id, "extend the lease of job");
   require_open(*self.state_, "extend the lease of job '" + id + "'");
   const auto lease = self.state_->config.lease;
   // Written without an event: a lease extension is not a lifecycle change.
@@ -533,6 +541,7 @@ asio::awaitable<bool> DurableJobStore::do_extend_lease(DurableJobStore self, std
 
 asio::awaitable<std::optional<DurableJobStore::RawJob>> DurableJobStore::do_get(DurableJobStore self,
                                                                                 std::string id) {
+  check_job_id(id, "get job");
   auto state = self.state_;
   require_open(*state, "get job '" + id + "'");
   if (!plausible_id(id)) co_return std::nullopt;
@@ -560,14 +569,14 @@ asio::awaitable<std::vector<DurableJobStore::RawJob>> DurableJobStore::do_list(D
   }
   for (const auto& [id, known] : s.jobs) ids.insert(id);
 
-  std::vector<std::pair<std::tuple<std::int64_t, std::uint64_t, std::string>, RawJob>> sorted;
+  std::vector<std::pair<JobOrderKey, RawJob>> sorted;
   sorted.reserve(ids.size());
   for (const auto& id : ids) {
     std::optional<KvEntry> entry = co_await s.kv.get(job_key(id));
     if (!entry) continue;
     RawJob job = decode_job(*entry);
     if (filter && job.status != *filter) continue;
-    auto order = std::make_tuple(job.queued_at, s.number_of(job.id), job.id);
+    JobOrderKey order = job_order_key(job, s.number_of(job.id), JobPriority::ignored);
     sorted.emplace_back(std::move(order), std::move(job));
   }
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -16,6 +16,7 @@ StreamConfig default_event_stream_config() {
 EventBus::EventBus(Connection conn, StreamConfig stream, std::string subject_prefix)
     : conn_(conn), js_(std::move(conn)), stream_(std::move(stream)), prefix_(std::move(subject_prefix)) {
   validate_subject(prefix_, SubjectUse::publish);
+  validate(stream_);
 }
 
 std::string EventBus::subject_for(std::string_view event_type) const {

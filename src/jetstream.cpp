@@ -9,6 +9,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <noesis/ship/detail/headers.hpp>
+#include <noesis/ship/detail/ordered_tracker.hpp>
 #include <noesis/ship/logger.hpp>
 
 namespace noesis::ship {
@@ -20,7 +21,6 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr int stream_not_found_code = 10059;
 constexpr int consumer_not_found_code = 10014;
-constexpr int no_message_found_code = 10037;
 
 awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -63,20 +63,51 @@ void JsMessage::term(const std::string& reason) { send_ack(reason.empty() ? "+TE
 JetStream::JetStream(Connection conn, JetStreamOptions options)
     : conn_(std::move(conn)),
       options_(std::move(options)),
-      timeout_(options_.timeout.count() > 0 ? options_.timeout : conn_.config().request_timeout) {}
+      timeout_(options_.timeout.count() > 0 ? options_.timeout : conn_.config().request_timeout) {
+  if (options_.api_retry_window.count() < 0) {
+    throw error(errc::invalid_argument, "JetStreamOptions::api_retry_window: " +
+                                            std::to_string(options_.api_retry_window.count()) +
+                                            " ms is invalid; allowed: 0 (no retries) or more");
+  }
+}
 
 namespace {
 
+// Sends an API request, and sends it again while should_retry_api_call() allows. Every attempt
+// carries the same body, so a retry of a request that the server did process (its reply was
+// lost) gets the reply of a repeat: creating the same stream succeeds, deleting it again finds
+// no stream.
 awaitable<nlohmann::json> api_call(Connection conn, std::string subject, std::string body,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout, std::chrono::milliseconds retry_window) {
   const std::string context = "JetStream API '" + subject + "'";
-  OutgoingMessage request(subject, std::move(body));
-  auto [ec, reply] = co_await conn.request(std::move(request), timeout, as_tuple(asio::use_awaitable));
-  if (ec == errc::no_responders) {
-    throw error(errc::jetstream_unavailable, context + ": no JetStream server responded; enable JetStream on the server (-js)");
+  const auto first_sent = std::chrono::steady_clock::now();
+  for (int attempt = 1;; ++attempt) {
+    OutgoingMessage request(subject, body);
+    auto [ec, reply] = co_await conn.request(std::move(request), timeout, as_tuple(asio::use_awaitable));
+    if (ec == errc::no_responders) {
+      throw error(errc::jetstream_unavailable, context + ": no JetStream server responded; enable JetStream on the server (-js)");
+    }
+
+    std::error_code outcome = ec;
+    nlohmann::json parsed;
+    if (!ec) {
+      parsed = detail::parse_api_reply(reply.data(), context);
+      const std::optional<detail::ApiError> failure = detail::api_error(parsed);
+      if (!failure || failure->err_code != detail::cluster_unavailable_err_code) co_return parsed;
+      outcome = make_jetstream_error_code(failure->err_code);
+    }
+
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - first_sent);
+    if (!detail::should_retry_api_call(outcome, elapsed, timeout, retry_window)) {
+      if (ec) throw error(ec, context);
+      co_return parsed;  // the caller throws the API error with the server's description
+    }
+    logger()->warn("{}: attempt {} failed after {} ms ({}); sending it again, since a JetStream cluster electing a "
+                   "leader leaves API requests unanswered",
+                   context, attempt, elapsed.count(), outcome.message());
+    co_await sleep_for(detail::api_retry_pause);
   }
-  if (ec) throw error(ec, context);
-  co_return detail::parse_api_reply(reply.data(), context);
 }
 
 }  // namespace
@@ -87,7 +118,7 @@ awaitable<nlohmann::json> JetStream::do_api_request(JetStream self, std::string 
   // conditional expression of a co_await full-expression.
   std::string payload;
   if (!body.is_null()) payload = body.dump();
-  co_return co_await api_call(self.conn_, subject, std::move(payload), self.timeout_);
+  co_return co_await api_call(self.conn_, subject, std::move(payload), self.timeout_, self.options_.api_retry_window);
 }
 
 awaitable<PubAck> JetStream::do_publish(JetStream self, OutgoingMessage msg, PublishOptions options) {
@@ -246,7 +277,7 @@ awaitable<ConsumerInfo> JetStream::do_create_consumer(JetStream self, std::strin
   validate(config);
   const std::string subject = consumer_create_subject(self.options_.api_prefix, stream, config, false);
   std::string payload = consumer_create_request(stream, config).dump();
-  auto reply = co_await api_call(self.conn_, subject, std::move(payload), self.timeout_);
+  auto reply = co_await api_call(self.conn_, subject, std::move(payload), self.timeout_, self.options_.api_retry_window);
   co_return parse_consumer_info(reply, "create consumer on stream '" + stream + "'");
 }
 
@@ -376,8 +407,7 @@ struct OrderedConsumer::state {
   OrderedConsumerConfig config;
   std::string consumer_name;
   Subscription subscription;
-  std::uint64_t expected_consumer_sequence = 1;
-  std::uint64_t last_stream_sequence = 0;
+  detail::OrderedTracker tracker;
   std::uint64_t initial_pending = 0;
   bool created_once = false;
   bool stopped = false;
@@ -411,9 +441,9 @@ awaitable<void> create_ordered(OrderedConsumer::state& s) {
   config.num_replicas = 1;
   config.max_deliver = 1;
   config.inactive_threshold = std::chrono::minutes(5);
-  if (s.last_stream_sequence > 0) {
+  if (const std::optional<std::uint64_t> start = s.tracker.resume_sequence()) {
     config.deliver_policy = DeliverPolicy::by_start_sequence;
-    config.opt_start_seq = s.last_stream_sequence + 1;
+    config.opt_start_seq = *start;
   } else {
     config.deliver_policy = s.config.deliver_policy;
     config.opt_start_seq = s.config.opt_start_seq;
@@ -422,11 +452,17 @@ awaitable<void> create_ordered(OrderedConsumer::state& s) {
   ConsumerInfo info = co_await s.js.create_consumer(s.stream, config, asio::use_awaitable);
   s.consumer_name = info.name;
   s.subscription = std::move(subscription);
-  s.expected_consumer_sequence = 1;
+  s.tracker.on_created(s.config.deliver_policy, info.delivered.stream_seq);
   if (!s.created_once) {
     s.initial_pending = info.num_pending;
     s.created_once = true;
   }
+}
+
+// Describes where a recreated consumer starts, for the log.
+std::string resume_point(const detail::OrderedTracker& tracker) {
+  const std::optional<std::uint64_t> start = tracker.resume_sequence();
+  return start ? "stream sequence " + std::to_string(*start) : std::string("its original deliver policy");
 }
 
 void reset_ordered(OrderedConsumer::state& s) {
@@ -469,20 +505,28 @@ awaitable<JsMessage> OrderedConsumer::do_next(std::shared_ptr<state> s) {
       }
     }
 
+    if (s->tracker.must_recreate_now(s->subscription.queued())) {
+      logger()->debug("{}: messages were dropped; recreating it from {}", context, resume_point(s->tracker));
+      reset_ordered(*s);
+      continue;
+    }
+
+    // The server sends a heartbeat whenever it has sent nothing for one heartbeat period, so
+    // three periods of silence mean the consumer or its connection is gone.
     Connection& conn = s->js.connection();
     asio::steady_timer silence(co_await asio::this_coro::executor, 3 * s->config.heartbeat);
     auto outcome = co_await (s->subscription.next(as_tuple(asio::use_awaitable)) ||
                              silence.async_wait(as_tuple(asio::use_awaitable)));
     if (outcome.index() == 1) {
-      logger()->debug("{}: no heartbeat for {} ms; recreating from stream sequence {}", context,
-                      (3 * s->config.heartbeat).count(), s->last_stream_sequence + 1);
+      logger()->info("{}: no message or heartbeat for {} ms; recreating it from {}", context,
+                     (3 * s->config.heartbeat).count(), resume_point(s->tracker));
       reset_ordered(*s);
       continue;
     }
 
     auto [ec, msg] = std::move(std::get<0>(outcome));
     if (ec == errc::slow_consumer) {
-      reset_ordered(*s);  // messages were dropped: resume after the last one delivered
+      s->tracker.on_dropped();
       continue;
     }
     if (ec) {
@@ -491,29 +535,24 @@ awaitable<JsMessage> OrderedConsumer::do_next(std::shared_ptr<state> s) {
       continue;
     }
 
-    const int status = msg.status();
-    if (status == 100) {
-      if (!msg.reply().empty()) conn.core()->publish(detail::link_kind::publish, msg.reply(), {});  // flow control
-      if (auto stalled = msg.header("Nats-Consumer-Stalled"))
-        conn.core()->publish(detail::link_kind::publish, *stalled, {});
-      continue;
+    detail::OrderedInput input;
+    input.status = msg.status();
+    input.description = msg.status_description();
+    input.reply = msg.reply();
+    input.last_consumer_sequence = msg.header(detail::header::last_consumer.data());
+    input.stalled_reply = msg.header(detail::header::consumer_stalled.data());
+    detail::OrderedStep step = s->tracker.on_message(input);
+    if (!step.flow_control_reply.empty()) {
+      conn.core()->publish(detail::link_kind::publish, step.flow_control_reply, {});
     }
-    if (status != 0) {
-      reset_ordered(*s);  // for example 409 "Consumer Deleted"
-      continue;
-    }
-
-    auto metadata = detail::parse_ack_subject(msg.reply());
-    if (!metadata) continue;
-    if (metadata->consumer_sequence != s->expected_consumer_sequence) {
-      logger()->debug("{}: sequence gap (expected {}, got {}); recreating", context, s->expected_consumer_sequence,
-                      metadata->consumer_sequence);
+    if (step.action == detail::OrderedStep::Action::recreate) {
+      logger()->info("{}: {}; recreating it from {}", context, step.reason, resume_point(s->tracker));
       reset_ordered(*s);
       continue;
     }
-    ++s->expected_consumer_sequence;
-    s->last_stream_sequence = metadata->stream_sequence;
-    co_return JsMessage(conn, std::move(msg), std::move(*metadata));
+    if (step.action == detail::OrderedStep::Action::deliver) {
+      co_return JsMessage(conn, std::move(msg), std::move(step.metadata));
+    }
   }
 }
 
@@ -522,7 +561,7 @@ awaitable<OrderedConsumer> JetStream::do_ordered_consumer(JetStream self, std::s
   validate_stream_name(stream);
   if (!config.filter_subject.empty()) validate_subject(config.filter_subject, SubjectUse::subscribe);
   auto s = std::make_shared<OrderedConsumer::state>(OrderedConsumer::state{self, std::move(stream), std::move(config),
-                                                                           {}, {}, 1, 0, 0, false, false});
+                                                                           {}, {}, {}, 0, false, false});
   co_await create_ordered(*s);
   co_return OrderedConsumer(std::move(s));
 }

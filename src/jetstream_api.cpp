@@ -64,7 +64,7 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 std::string decode_base64_field(const json& message, const char* key, std::string_view context) {
   const auto it = message.find(key);
   if (it == message.end() || it->is_null()) return {};
-  auto decoded = base64_decode(it->get<std::string>());
+  auto decoded = base64_decode(it->get_ref<const std::string&>());  // throws type_error unless a string
   if (!decoded) throw_malformed(context, std::string("field '") + key + "' is not valid base64");
   return std::move(*decoded);
 }
@@ -106,14 +106,21 @@ std::optional<ApiError> api_error(const json& reply) {
   if (it == reply.end() || !it->is_object()) return std::nullopt;
 
   ApiError api;
-  api.code = it->value("code", 0);
-  api.err_code = it->value("err_code", 0);
+  api.code = integer_field<int>(*it, "code", 0);
+  api.err_code = integer_field<int>(*it, "err_code", 0);
   api.description = it->value("description", std::string{});
   return api;
 }
 
 void throw_if_api_error(const json& reply, std::string_view context) {
-  const auto api = api_error(reply);
+  std::optional<ApiError> api;
+  try {
+    api = api_error(reply);
+  } catch (const json::exception& e) {
+    throw_malformed(context, std::string("malformed error object: ") + e.what());
+  } catch (const error& e) {
+    throw_malformed(context, std::string("malformed error object: ") + e.what());
+  }
   if (!api) return;
 
   int value = api->err_code;
@@ -129,6 +136,14 @@ json parse_api_reply(std::string_view reply_body, std::string_view context) {
   } catch (const json::exception& e) {
     throw_malformed(context, std::string("reply is not JSON: ") + e.what());
   }
+}
+
+bool should_retry_api_call(const std::error_code& outcome, std::chrono::milliseconds elapsed,
+                           std::chrono::milliseconds timeout, std::chrono::milliseconds retry_window) noexcept {
+  const bool unavailable =
+      outcome.category() == jetstream_category() && outcome.value() == cluster_unavailable_err_code;
+  if (outcome != condition::timeout && !unavailable) return false;
+  return elapsed + api_retry_pause + timeout <= retry_window;
 }
 
 std::chrono::system_clock::time_point parse_api_time(std::string_view text,
@@ -151,7 +166,7 @@ PubAck parse_pub_ack(std::string_view reply_body, std::string_view subject) {
     }
     PubAck ack;
     ack.stream = reply.at("stream").get<std::string>();
-    ack.sequence = detail::integer_value<uint64_t>(reply.at("seq"), "seq");
+    ack.sequence = detail::integer_value<uint64_t>(reply.at("seq"), "seq", context);
     ack.duplicate = reply.value("duplicate", false);
     ack.domain = reply.value("domain", std::string{});
     return ack;
@@ -242,7 +257,7 @@ StoredMessage parse_stored_message(const json& reply, std::string_view context) 
 
     StoredMessage stored;
     stored.subject = message.at("subject").get<std::string>();
-    stored.sequence = detail::integer_value<uint64_t>(message.at("seq"), "seq");
+    stored.sequence = detail::integer_value<uint64_t>(message.at("seq"), "seq", context);
     stored.time = parse_api_time(message.at("time").get<std::string>(), context);
     stored.data = decode_base64_field(message, "data", context);
 
@@ -324,7 +339,7 @@ json purge_request_keep(std::string_view subject, uint64_t keep) {
 uint64_t parse_purge_reply(const json& reply, std::string_view context) {
   throw_if_api_error(reply, context);
   try {
-    return detail::integer_field<uint64_t>(reply, "purged", 0);
+    return detail::integer_field<uint64_t>(reply, "purged", 0, context);
   } catch (const json::exception& e) {
     throw_malformed(context, std::string("malformed purge reply: ") + e.what());
   }
@@ -350,21 +365,23 @@ StreamInfo parse_stream_info(const json& reply, std::string_view context) {
     if (const auto it = reply.find("created"); it != reply.end() && it->is_string()) {
       info.created = parse_api_time(it->get<std::string>(), context);
     }
-    info.total = detail::integer_field<uint64_t>(reply, "total", 0);
-    info.offset = detail::integer_field<uint64_t>(reply, "offset", 0);
-    info.limit = detail::integer_field<uint64_t>(reply, "limit", 0);
+    info.total = detail::integer_field<uint64_t>(reply, "total", 0, context);
+    info.offset = detail::integer_field<uint64_t>(reply, "offset", 0, context);
+    info.limit = detail::integer_field<uint64_t>(reply, "limit", 0, context);
 
     if (const auto it = reply.find("state"); it != reply.end() && it->is_object()) {
       const auto& state = *it;
-      info.state.messages = detail::integer_field<uint64_t>(state, "messages", 0);
-      info.state.bytes = detail::integer_field<uint64_t>(state, "bytes", 0);
-      info.state.first_seq = detail::integer_field<uint64_t>(state, "first_seq", 0);
-      info.state.last_seq = detail::integer_field<uint64_t>(state, "last_seq", 0);
-      info.state.consumer_count = detail::integer_field<uint64_t>(state, "consumer_count", 0);
-      info.state.num_subjects = detail::integer_field<uint64_t>(state, "num_subjects", 0);
+      info.state.messages = detail::integer_field<uint64_t>(state, "messages", 0, context);
+      info.state.bytes = detail::integer_field<uint64_t>(state, "bytes", 0, context);
+      info.state.first_seq = detail::integer_field<uint64_t>(state, "first_seq", 0, context);
+      info.state.last_seq = detail::integer_field<uint64_t>(state, "last_seq", 0, context);
+      info.state.consumer_count = detail::integer_field<uint64_t>(state, "consumer_count", 0, context);
+      info.state.num_subjects = detail::integer_field<uint64_t>(state, "num_subjects", 0, context);
       if (const auto subjects = state.find("subjects");
           subjects != state.end() && subjects->is_object()) {
-        info.state.subjects = subjects->get<std::map<std::string, uint64_t>>();
+        for (const auto& [subject, count] : subjects->items()) {
+          info.state.subjects[subject] = detail::integer_value<uint64_t>(count, "state.subjects", context);
+        }
       }
     }
     return info;

@@ -155,6 +155,12 @@ asio::awaitable<std::uint64_t> KvStore::do_write(KvStore self, write_kind kind, 
                                                  std::optional<std::uint64_t> last_revision) {
   auto& s = *self.state_;
   validate_kv_key(key, KeyUse::write);
+  const auto max_value_size = s.config.max_value_size;
+  if (max_value_size >= 0 && value.size() > static_cast<std::size_t>(max_value_size)) {
+    throw error(errc::payload_too_large, "write " + describe(key, s.config.bucket) + ": value of " +
+                                             std::to_string(value.size()) + " bytes exceeds the bucket's max_value_size of " +
+                                             std::to_string(max_value_size) + " bytes");
+  }
 
   OutgoingMessage msg(detail::kv_key_subject(s.config.bucket, key), std::move(value));
   if (kind == write_kind::del) {
@@ -165,18 +171,31 @@ asio::awaitable<std::uint64_t> KvStore::do_write(KvStore self, write_kind kind, 
   }
   PublishOptions options;
   options.expected_last_subject_sequence = last_revision;
+  // A replicated bucket on nats-server before 2.11 checks the expected revision only on the
+  // stream leader before replication, against the writes it has applied so far. So every write
+  // from one revision that is in flight at the same moment passes, and so does one sent to a
+  // newly elected leader that has not applied the last writes yet. The message id makes the
+  // stream keep only the first of them: each replica drops the others as duplicates, in log
+  // order. Revision 0 (create) needs no id, because the server checks it again when storing.
+  if (last_revision && *last_revision > 0) options.msg_id = detail::kv_revision_msg_id(key, *last_revision);
+  const auto lost_race = [&] {
+    return error(errc::wrong_last_sequence, "write " + describe(key, s.config.bucket) + ": revision " +
+                                                std::to_string(last_revision.value_or(0)) +
+                                                " is not the newest; read the key again and retry");
+  };
 
+  PubAck ack;
   try {
-    PubAck ack = co_await s.js.publish(std::move(msg), std::move(options));
-    co_return ack.sequence;
+    ack = co_await s.js.publish(std::move(msg), std::move(options));
   } catch (const error& e) {
     // A publish to a deleted bucket finds no stream to store it (no responders).
     if (is_stream_missing(e.code())) throw error(errc::bucket_not_found, "write " + describe(key, s.config.bucket));
     if (!is_jetstream_error(e.code(), wrong_last_sequence_code)) throw;
-    throw error(errc::wrong_last_sequence, "write " + describe(key, s.config.bucket) + ": revision " +
-                                               std::to_string(last_revision.value_or(0)) +
-                                               " is not the newest; read the key again and retry");
+    throw lost_race();
   }
+  // A duplicate means another write from the same revision was stored first.
+  if (ack.duplicate) throw lost_race();
+  co_return ack.sequence;
 }
 
 namespace {
@@ -252,6 +271,16 @@ asio::awaitable<std::optional<KvEntry>> KvStore::do_get(KvStore self, std::strin
   }
   if (entry && entry->operation != KvOperation::put) co_return std::nullopt;
   co_return entry;
+}
+
+asio::awaitable<std::optional<KvEntry>> KvStore::do_get_revision(KvStore self, std::string key,
+                                                                  std::uint64_t revision) {
+  validate_kv_key(key, KeyUse::read);
+  if (revision == 0) {
+    throw error(errc::invalid_argument, "read revision 0 of " + describe(key, self.state_->config.bucket) +
+                                            ": revisions start at 1");
+  }
+  co_return co_await do_get(std::move(self), std::move(key), revision);
 }
 
 asio::awaitable<KvWatcher> KvStore::do_watch(KvStore self, std::string key_pattern, KvWatchOptions options) {

@@ -18,6 +18,10 @@ std::string kv_key_subject(std::string_view bucket, std::string_view key) {
   return kv_subject_prefix(bucket) + std::string(key);
 }
 
+std::string kv_revision_msg_id(std::string_view key, std::uint64_t revision) {
+  return std::string(key) + "@" + std::to_string(revision);
+}
+
 std::optional<std::string> kv_key_from_subject(std::string_view bucket, std::string_view subject) {
   const std::string prefix = kv_subject_prefix(bucket);
   if (subject.size() <= prefix.size() || subject.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -43,9 +47,11 @@ StreamConfig kv_stream_config(const KvBucketConfig& config) {
   validate_bucket_name(config.bucket);
   check_argument(config.history >= 1 && config.history <= kv_max_history, config,
                  "history " + std::to_string(config.history) + " is invalid; allowed: 1..64");
-  check_argument(!config.ttl || config.ttl->count() > 0, config,
+  // The stream's max_age travels in int64 nanoseconds, which bounds the TTL at about 292 years.
+  constexpr auto max_ttl = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds::max());
+  check_argument(!config.ttl || (config.ttl->count() > 0 && *config.ttl <= max_ttl), config,
                  "TTL of " + std::to_string(config.ttl ? config.ttl->count() : 0) +
-                     " s is invalid; allowed: a positive number of seconds, or none");
+                     " s is invalid; allowed: 1 to " + std::to_string(max_ttl.count()) + " seconds, or none");
   check_argument(config.replicas >= 1 && config.replicas <= 5, config,
                  "replicas " + std::to_string(config.replicas) + " is invalid; allowed: 1..5");
   check_argument(config.max_value_size >= -1, config,

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <noesis/ship/detail/base64.hpp>
+#include <noesis/ship/detail/json_fields.hpp>
 #include <noesis/ship/error.hpp>
 
 namespace noesis::ship::detail {
@@ -37,7 +38,7 @@ Headers decode_headers(const nlohmann::json& grouped, std::string_view context) 
   return headers;
 }
 
-void decode_options(const nlohmann::json& options, ObjectInfo& info) {
+void decode_options(const nlohmann::json& options, ObjectInfo& info, const std::string& context) {
   if (!options.is_object()) return;
   if (auto link = options.find("link"); link != options.end() && link->is_object()) {
     ObjectLink parsed;
@@ -46,7 +47,7 @@ void decode_options(const nlohmann::json& options, ObjectInfo& info) {
     // Go writes an empty link object when none is set; only a bucket makes it a link.
     if (!parsed.bucket.empty()) info.link = std::move(parsed);
   }
-  info.max_chunk_size = options.value("max_chunk_size", std::uint32_t{0});
+  info.max_chunk_size = integer_field<std::uint32_t>(options, "max_chunk_size", 0, context);
 }
 
 }  // namespace
@@ -82,6 +83,7 @@ ObjectInfo decode_object_info(std::string_view json, std::string_view context) {
   if (j.is_discarded() || !j.is_object()) {
     throw error(errc::serialization, std::string(context) + ": the object info is not a JSON object");
   }
+  const std::string malformed = std::string(context) + ": malformed object info";
   try {
     ObjectInfo info;
     info.name = j.at("name").get<std::string>();
@@ -92,11 +94,11 @@ ObjectInfo decode_object_info(std::string_view json, std::string_view context) {
     if (auto metadata = j.find("metadata"); metadata != j.end() && !metadata->is_null()) {
       info.metadata = metadata->get<std::map<std::string, std::string>>();
     }
-    if (auto options = j.find("options"); options != j.end()) decode_options(*options, info);
+    if (auto options = j.find("options"); options != j.end()) decode_options(*options, info, malformed);
     info.bucket = j.value("bucket", std::string());
     info.nuid = j.value("nuid", std::string());
-    info.size = j.value("size", std::uint64_t{0});
-    info.chunks = j.value("chunks", std::uint32_t{0});
+    info.size = integer_field<std::uint64_t>(j, "size", 0, malformed);
+    info.chunks = integer_field<std::uint32_t>(j, "chunks", 0, malformed);
     info.digest = j.value("digest", std::string());
     info.deleted = j.value("deleted", false);
     return info;

@@ -205,6 +205,22 @@ ObjectStore::ObjectStore(Connection conn, ObjectStoreConfig config) : conn_(std:
     throw error(errc::invalid_argument,
                 "object store '" + config.bucket + "': max_chunks_in_flight 0; allowed: 1 or more");
   }
+  // The stream's max_age travels in int64 nanoseconds, which bounds the TTL at about 292 years.
+  constexpr auto max_ttl = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds::max());
+  if (config.ttl.count() < 0 || config.ttl > max_ttl) {
+    throw error(errc::invalid_argument, "object store '" + config.bucket + "': ttl " +
+                                            std::to_string(config.ttl.count()) + " s is invalid; allowed: 0 (keep) to " +
+                                            std::to_string(max_ttl.count()) + " s");
+  }
+  if (config.max_bytes < -1) {
+    throw error(errc::invalid_argument, "object store '" + config.bucket + "': max_bytes " +
+                                            std::to_string(config.max_bytes) +
+                                            " is invalid; allowed: -1 (unlimited) or more");
+  }
+  if (config.replicas < 1 || config.replicas > 5) {
+    throw error(errc::invalid_argument, "object store '" + config.bucket + "': replicas " +
+                                            std::to_string(config.replicas) + " is invalid; allowed: 1 to 5");
+  }
   std::string stream = detail::object_stream_name(config.bucket);
   state_ = std::make_shared<state>(state{std::move(config), JetStream(conn_), std::move(stream)});
 }
@@ -288,6 +304,10 @@ awaitable<ObjectMeta> ObjectStore::do_put(ObjectStore self, std::string name, Ob
                                             std::to_string(max_payload) + " bytes");
   }
 
+  // The first piece is read before any request, so a source that fails at once, such as a file
+  // that cannot be opened, fails before anything is sent.
+  std::optional<std::string> piece = co_await source();
+
   std::optional<ObjectInfo> previous = co_await find_info(s.js, s.stream, s.config.bucket, name);
 
   ObjectInfo info;
@@ -305,9 +325,7 @@ awaitable<ObjectMeta> ObjectStore::do_put(ObjectStore self, std::string name, Ob
   auto window = std::make_shared<ChunkWindow>(executor, self.conn_, s.js.timeout(), s.config.max_chunks_in_flight);
   std::exception_ptr failure;
   try {
-    for (;;) {
-      std::optional<std::string> piece = co_await source();
-      if (!piece) break;
+    while (piece) {
       // Feed at most one chunk at a time, so the chunker's buffer stays within two chunks.
       std::string_view rest = *piece;
       while (!rest.empty()) {
@@ -321,6 +339,7 @@ awaitable<ObjectMeta> ObjectStore::do_put(ObjectStore self, std::string name, Ob
           co_await window->publish(chunk_subject, std::move(*chunk));
         }
       }
+      piece = co_await source();
     }
     std::optional<std::string> last = chunker.finish();
     if (last) co_await window->publish(chunk_subject, std::move(*last));
@@ -455,6 +474,8 @@ awaitable<void> ObjectStore::do_delete(ObjectStore self, std::string name) {
 
 awaitable<ObjectInfo> ObjectStore::do_update_meta(ObjectStore self, std::string name, ObjectMetaUpdate update) {
   state& s = *self.state_;
+  validate_object_name(name);
+  if (!update.name.empty()) validate_object_name(update.name);
   ObjectInfo info = co_await require_live_info(s.js, s.stream, s.config.bucket, name, "update the meta of");
   const std::string new_name = update.name.empty() ? name : update.name;
   const bool renamed = new_name != name;

@@ -100,6 +100,15 @@ void service_core::validate_config() const {
   if (config_.max_in_flight == 0) {
     throw error(errc::invalid_argument, "max_in_flight '0' is invalid: allow at least 1 request in flight");
   }
+  if (config_.shutdown_timeout.count() < 0) {
+    throw error(errc::invalid_argument, "shutdown_timeout " + std::to_string(config_.shutdown_timeout.count()) +
+                                            " ms is invalid; allowed: 0 ms or more");
+  }
+  if (!config_.event_prefix.empty() && !is_valid_subject(config_.event_prefix, SubjectUse::publish)) {
+    throw error(errc::invalid_subject, "event prefix '" + config_.event_prefix +
+                                           "' is invalid: use dot-separated tokens without spaces or wildcards");
+  }
+  if (config_.event_stream) validate(*config_.event_stream);
 }
 
 void service_core::begin_run(const asio::any_io_executor& strand) {

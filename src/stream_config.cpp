@@ -91,6 +91,13 @@ void validate(const StreamConfig& config) {
                                             std::to_string(config.max_age.count()) +
                                             " s is negative; use 0 for no age limit");
   }
+  // The API takes max_age in int64 nanoseconds, so a larger age cannot be sent.
+  constexpr auto max_age_limit = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds::max());
+  if (config.max_age > max_age_limit) {
+    throw error(errc::invalid_argument, "stream '" + config.name + "': max_age " +
+                                            std::to_string(config.max_age.count()) + " s is too large; the maximum is " +
+                                            std::to_string(max_age_limit.count()) + " s (int64 nanoseconds)");
+  }
   if (config.duplicate_window.count() < 0) {
     throw error(errc::invalid_argument, "stream '" + config.name + "': duplicate_window " +
                                             std::to_string(config.duplicate_window.count()) +

@@ -1,4 +1,5 @@
-// State shared by the fleet demo's steps: the options, the in-process agents and the worker process.
+// State shared by the fleet demo's steps: the options, the in-process agents and the worker
+// processes.
 //
 // Each agent has its own Connection, as if it were a separate program, so every message in the
 // demo crosses the server. Blocks add the state their steps need to Agent or Fleet.
@@ -32,7 +33,14 @@ namespace ship = noesis::ship;
 struct Options {
   std::string nats_url;
   int agent_count = 3;
-  std::string program_path = "/proc/self/exe";  // started again with --role worker
+  std::string program_path = "/proc/self/exe";  // started again with --role worker or job-worker
+  int job_worker_count = 2;                      // job worker processes of the job steps
+};
+
+// A job worker process that the job steps started. Its pid is -1 once it has been reaped.
+struct JobWorkerProcess {
+  std::string name;
+  pid_t pid = -1;
 };
 
 // The subject on which the agent named `name` replies to requests of `kind` (ping, leave).
@@ -75,6 +83,7 @@ struct Fleet {
 
   std::string worker_name;  // the worker process's agent name, once started
   pid_t worker_pid = -1;    // -1 when no worker process is running
+  std::vector<JobWorkerProcess> job_workers;
 };
 
 // Polls `done` every 5 ms; throws std::runtime_error("<what> did not happen within N ms") when

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -24,9 +24,8 @@
 #include <noesis/ship/pubsub.hpp>
 
 #include "fleet.hpp"
+#include "process.hpp"
 #include "steps.hpp"
-
-extern char** environ;
 
 namespace fleet {
 
@@ -136,15 +135,7 @@ inline asio::awaitable<std::string> start_worker(Fleet& fleet) {
   fleet.worker_name = fmt::format("worker-{}", ::getpid());
   std::vector<std::string> args{"fleet_demo", "--role", "worker", "--name", fleet.worker_name,
                                 "--nats-url", fleet.options.nats_url};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, fleet.options.program_path.c_str(), nullptr, nullptr, argv.data(), environ);
-  if (rc != 0) {
-    throw std::runtime_error(fmt::format("starting {} failed: {}", fleet.options.program_path, std::strerror(rc)));
-  }
+  const pid_t pid = spawn_program(fleet.options.program_path, std::move(args));
   fleet.worker_pid = pid;
 
   Agent& observer = *fleet.agents.front();

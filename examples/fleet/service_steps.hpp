@@ -34,10 +34,14 @@ inline asio::awaitable<std::string> call_service(Fleet& fleet) {
   const std::string prefix = fmt::format("fleet.{}.counter", ::getpid());
   const std::string name = fmt::format("fleet_counter_{}", ::getpid());
   auto service = std::make_shared<ship::ServiceBuilder<Counter>>(prefix, Counter{});
+  // on_started runs once the service's subscriptions are flushed to the server. running() turns
+  // true before that, so a request right after it could find no responder.
+  auto started = std::make_shared<bool>(false);
   service->connection(host.conn)
       .name(name)
       .version("1.0.0")
       .handle_signals(false)
+      .on_started([started] { *started = true; })
       .handler("count", [](std::string_view, Counter& state) {
         ++state.count;
         return nlohmann::json(state.count);
@@ -46,7 +50,7 @@ inline asio::awaitable<std::string> call_service(Fleet& fleet) {
 
   bool finished = false;
   asio::co_spawn(host.conn.get_executor(), service->run(), [service, &finished](std::exception_ptr) { finished = true; });
-  co_await wait_until([&] { return service->running(); }, name + " starting");
+  co_await wait_until([started] { return *started; }, name + " starting");
 
   // Every other agent calls the service once; the replies count up.
   int last_count = 0;

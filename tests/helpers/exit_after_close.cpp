@@ -3,7 +3,10 @@
 // static destructors run while cnats and the library's blocking pool may still hold references,
 // so a hang or crash at exit shows up there.
 //
-// Usage: exit_after_close_helper drain|close NATS_URL
+// Mode drain-stop also stops the io_context as soon as drain() resumes, so main() destroys it
+// while library threads may still be finishing the drain.
+//
+// Usage: exit_after_close_helper drain|drain-stop|close NATS_URL
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -14,11 +17,12 @@
 #include <noesis/ship/connection.hpp>
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::string(argv[1]) != "drain" && std::string(argv[1]) != "close")) {
-    std::fprintf(stderr, "usage: exit_after_close_helper drain|close NATS_URL\n");
+  const std::string mode = argc == 3 ? argv[1] : "";
+  if (mode != "drain" && mode != "drain-stop" && mode != "close") {
+    std::fprintf(stderr, "usage: exit_after_close_helper drain|drain-stop|close NATS_URL\n");
     return 2;
   }
-  const bool drain = std::string(argv[1]) == "drain";
+  const bool drain = mode != "close";
   asio::io_context io;
   noesis::ship::Connection conn(io.get_executor(), noesis::ship::NatsConfig(argv[2]));
   int status = 1;
@@ -29,6 +33,7 @@ int main(int argc, char** argv) {
         conn.publish("exit.test", "bye");
         if (drain) {
           co_await conn.drain();
+          if (mode == "drain-stop") io.stop();
         } else {
           conn.close();
         }

@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -404,4 +406,80 @@ TEST_CASE("a request registered behind a queued reply batch gets its reply") {
   }, std::chrono::seconds(120));
   asio::post(responder_io, [&] { sub.unsubscribe(); });
   responder_thread.join();
+}
+
+namespace {
+
+// Replaces the `max_payload: <old>` line that ServerOptions::extra_config added to the server's
+// configuration file; the server reads it at its next start.
+void set_max_payload(const testing::Server& server, int old_limit, int new_limit) {
+  std::ifstream in(server.config_file());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  const std::string old_line = "max_payload: " + std::to_string(old_limit);
+  const auto at = config.find(old_line);
+  REQUIRE(at != std::string::npos);
+  config.replace(at, old_line.size(), "max_payload: " + std::to_string(new_limit));
+  std::ofstream out(server.config_file(), std::ios::trunc);
+  out << config;
+  out.close();
+  REQUIRE(out.good());
+}
+
+// Restarts `server` with another max_payload and waits until both links of `conn` reconnected.
+awaitable<void> restart_with_max_payload(testing::Server& server, int old_limit, int new_limit,
+                                         const int& reconnects) {
+  const int before = reconnects;
+  server.stop();
+  set_max_payload(server, old_limit, new_limit);
+  server.start();
+  for (int i = 0; i < 200 && reconnects < before + 2; ++i) co_await test::sleep_for(50ms);
+  REQUIRE(reconnects >= before + 2);
+}
+
+}  // namespace
+
+TEST_CASE("publish checks the max_payload of the server it reconnected to") {
+  // Publish compares the payload with a max_payload cached at connect, so each reconnect must
+  // replace it: a limit that was raised lets larger payloads through, a lowered one rejects them.
+  testing::ServerOptions options;
+  options.extra_config = "max_payload: 2048\n";
+  testing::Server server(options);  // a server of its own, so the restarts disturb no other test
+  asio::io_context io;
+  Connection conn(io.get_executor(), test::config_for(server));
+  int reconnects = 0;
+  conn.on_event([&](const ConnectionEvent& e) {
+    if (e.type == ConnectionEventType::reconnected) ++reconnects;
+  });
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    CHECK(conn.max_payload() == 2048);
+    CHECK(conn.core()->known_max_payload() == 2048);
+
+    co_await restart_with_max_payload(server, 2048, 4096, reconnects);
+    CHECK(conn.max_payload() == 4096);
+    CHECK(conn.core()->known_max_payload() == 4096);
+    auto sub = conn.subscribe("limit.>");
+    co_await conn.flush();
+    conn.publish("limit.raised", std::string(3000, 'r'));
+    Message raised = co_await sub.next();
+    CHECK(raised.data().size() == 3000);
+
+    co_await restart_with_max_payload(server, 4096, 1024, reconnects);
+    CHECK(conn.max_payload() == 1024);
+    CHECK(conn.core()->known_max_payload() == 1024);
+    const std::string too_big(1500, 'l');
+    try {
+      conn.publish("limit.lowered", too_big);
+      FAIL("publish of 1500 bytes over a max_payload of 1024 did not throw");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::payload_too_large);
+      CHECK(std::string(e.what()).find("1024") != std::string::npos);
+    }
+    CHECK_THROWS_AS(conn.publish(OutgoingMessage("limit.lowered", too_big)), error);
+    conn.publish("limit.lowered", std::string(1024, 'l'));
+    Message lowered = co_await sub.next();
+    CHECK(lowered.data().size() == 1024);
+  }, std::chrono::seconds(60));
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
@@ -242,7 +243,10 @@ TEST_CASE("wrong transitions change nothing and report false or nullopt") {
 
     const bool unknown_complete = co_await queue.complete("WRONG-999", Payload());
     CHECK_FALSE(unknown_complete);
-    const bool odd_id = co_await queue.fail("not a key!", "x");
+    // An id that no job can have is bad input, rejected before anything is sent.
+    auto [odd_id_error, odd_id] =
+        co_await queue.fail("not a key!", "x", asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(odd_id_error == errc::invalid_argument);
     CHECK_FALSE(odd_id);
     std::optional<Job<Payload>> missing = co_await queue.get("WRONG-999");
     CHECK_FALSE(missing);

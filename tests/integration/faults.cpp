@@ -1,10 +1,12 @@
-// Faults of the connection layer against private nats-servers: restarts under load, the
-// reconnect buffer, requests in flight when reconnecting gives up, slow consumers, JetStream
-// redelivery of unacked messages, and payloads over the server's max_payload.
+// Faults of the connection layer against private nats-servers. Covered: restarts under load,
+// also with a service and a KV watch running, the reconnect buffer, requests in flight when
+// reconnecting gives up, slow consumers, JetStream redelivery of unacked messages, and payloads
+// over the server's max_payload.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -12,6 +14,8 @@
 
 #include <noesis/ship/connection.hpp>
 #include <noesis/ship/jetstream.hpp>
+#include <noesis/ship/kv.hpp>
+#include <noesis/ship/service.hpp>
 #include <noesis/ship/testing/server.hpp>
 
 #include "capture_log.hpp"
@@ -207,6 +211,159 @@ TEST_CASE("consumers and request-reply resume after a file store restart") {
   }, std::chrono::seconds(90));
 }
 
+namespace {
+
+// What the load of "service and KV watch resume after a file store restart" saw.
+struct RestartLoad {
+  bool stop = false;
+  bool restarted = false;  // set once both connections reconnected
+  int requests = 0;
+  int replies = 0;
+  int replies_after_restart = 0;
+  int wrong_replies = 0;
+  std::vector<std::uint64_t> acked_revisions;  // KV puts the server acknowledged, in order
+  int acked_after_restart = 0;
+  std::vector<std::uint64_t> watched_revisions;  // revisions the watch delivered, in order
+  bool writer_done = false;
+  bool requester_done = false;
+  bool watch_done = false;
+};
+
+// Sends an echo request every 20 ms until `load.stop`; bounded at 5,000 requests.
+awaitable<void> request_load(Connection client, RestartLoad& load) {
+  for (int i = 0; i < 5000 && !load.stop; ++i) {
+    const std::string payload = "request-" + std::to_string(i);
+    ++load.requests;
+    auto [ec, reply] = co_await client.request("faults.svc.echo", payload, 1s, as_tuple(asio::use_awaitable));
+    if (!ec) {
+      ++load.replies;
+      if (load.restarted) ++load.replies_after_restart;
+      if (reply.data() != payload) ++load.wrong_replies;
+    }
+    co_await test::sleep_for(20ms);
+  }
+  load.requester_done = true;
+}
+
+// Puts a value every 20 ms until `load.stop`; bounded at 5,000 puts. Each put has its own key:
+// the bucket keeps 5 values per key, so a watch that resumes after a pause would not find the
+// older revisions of one busy key, by design.
+awaitable<void> put_load(KvStore kv, RestartLoad& load) {
+  for (int i = 0; i < 5000 && !load.stop; ++i) {
+    auto [ec, revision] = co_await kv.put("load.k" + std::to_string(i), "v" + std::to_string(i), as_tuple(asio::use_awaitable));
+    if (!ec) {
+      load.acked_revisions.push_back(revision);
+      if (load.restarted) ++load.acked_after_restart;
+    }
+    co_await test::sleep_for(20ms);
+  }
+  load.writer_done = true;
+}
+
+// Collects the revisions the watch delivers until it is stopped.
+awaitable<void> read_watch(KvWatcher watcher, RestartLoad& load) {
+  for (;;) {
+    auto [ec, entry] = co_await watcher.next(as_tuple(asio::use_awaitable));
+    if (ec) break;
+    if (entry) load.watched_revisions.push_back(entry->revision);
+  }
+  load.watch_done = true;
+}
+
+struct EchoCount {
+  int served = 0;
+};
+
+}  // namespace
+
+TEST_CASE("service and KV watch resume after a file store restart") {
+  testing::Server server;
+  asio::io_context io;
+  Connection client(io.get_executor(), config_for(server));
+  Connection service_conn(io.get_executor(), config_for(server));
+  EventCounter client_events;
+  client_events.attach(client);
+  EventCounter service_events;
+  service_events.attach(service_conn);
+
+  ServiceBuilder<EchoCount> service("faults.svc", EchoCount{});
+  service.connection(service_conn).handle_signals(false).handler("echo", [](std::string_view payload, EchoCount& count) {
+    ++count.served;
+    return std::string(payload);
+  });
+  bool started = false;
+  bool finished = false;
+  std::exception_ptr failure;
+  service.on_started([&started] { started = true; });
+
+  RestartLoad load;
+  test::run(io, [&]() -> awaitable<void> {
+    co_await client.connect();
+    co_await service_conn.connect();
+    asio::co_spawn(io, service.run(), [&](std::exception_ptr e) {
+      failure = e;
+      finished = true;
+    });
+    while (!started && !finished) co_await test::sleep_for(5ms);
+    REQUIRE(started);
+
+    KvStore kv(client, KvBucketConfig("restart_load"));  // file storage survives the restart
+    co_await kv.connect();
+    KvWatcher watcher = co_await kv.watch("load.>");
+    std::optional<KvEntry> initial_end = co_await watcher.next();
+    CHECK_FALSE(initial_end);  // the bucket is empty, so the marker comes first
+
+    asio::co_spawn(io, request_load(client, load), asio::detached);
+    asio::co_spawn(io, put_load(kv, load), asio::detached);
+    asio::co_spawn(io, read_watch(watcher, load), asio::detached);
+    co_await test::sleep_for(500ms);
+
+    // The load keeps going while the server is down.
+    server.stop();
+    REQUIRE(co_await client_events.wait_for(ConnectionEventType::disconnected, 1, 5s));
+    co_await test::sleep_for(500ms);
+    server.start();
+    REQUIRE(co_await client_events.wait_for(ConnectionEventType::reconnected, 2, 10s));
+    REQUIRE(co_await service_events.wait_for(ConnectionEventType::reconnected, 2, 10s));
+    load.restarted = true;
+
+    // The test restarts nothing by hand: the service replies again and the watch continues on its
+    // own.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((load.replies_after_restart < 20 || load.acked_after_restart < 20) &&
+           std::chrono::steady_clock::now() < deadline) {
+      co_await test::sleep_for(50ms);
+    }
+    load.stop = true;
+    while (!load.writer_done || !load.requester_done) co_await test::sleep_for(20ms);
+    REQUIRE_FALSE(load.acked_revisions.empty());
+    const std::uint64_t last_acked = load.acked_revisions.back();
+    while ((load.watched_revisions.empty() || load.watched_revisions.back() < last_acked) &&
+           std::chrono::steady_clock::now() < deadline + 15s) {
+      co_await test::sleep_for(50ms);
+    }
+    watcher.stop();
+    while (!load.watch_done) co_await test::sleep_for(20ms);
+    service.stop();
+    while (!finished) co_await test::sleep_for(5ms);
+  }, std::chrono::seconds(90));
+
+  if (failure) std::rethrow_exception(failure);
+  CHECK(load.replies_after_restart >= 20);
+  CHECK(load.wrong_replies == 0);
+  CHECK(service.state().served >= load.replies);  // a timed-out request may still have been served
+  CHECK(load.acked_after_restart >= 20);
+
+  // The watch delivered every acknowledged revision, in order and once; it may also deliver a
+  // put whose ack was lost in the restart.
+  const auto& watched = load.watched_revisions;
+  CHECK(std::adjacent_find(watched.begin(), watched.end(), std::greater_equal<>()) == watched.end());
+  for (std::uint64_t revision : load.acked_revisions) {
+    INFO("acked revision " << revision);
+    CHECK(std::binary_search(watched.begin(), watched.end(), revision));
+  }
+}
+
 TEST_CASE("requests in flight fail when reconnecting gives up") {
   testing::Server server;
   asio::io_context io;
@@ -354,15 +511,18 @@ TEST_CASE("closing right after unsubscribe leaves no callback behind") {
     // On the heap, so a late post into a destroyed io_context touches freed memory, which
     // AddressSanitizer reports, instead of a stack slot the next round reuses.
     auto io = std::make_unique<asio::io_context>();
-    Connection conn(io->get_executor(), config_for(server));
+    auto conn = std::make_unique<Connection>(io->get_executor(), config_for(server));
     test::run(*io, [&]() -> awaitable<void> {
-      co_await conn.connect();
+      co_await conn->connect();
       for (int i = 0; i < 5; ++i) {
-        auto sub = conn.subscribe("closing.fast." + std::to_string(i));
-        conn.publish("closing.fast." + std::to_string(i), "x");
+        auto sub = conn->subscribe("closing.fast." + std::to_string(i));
+        conn->publish("closing.fast." + std::to_string(i), "x");
       }  // each Subscription unsubscribes as it goes out of scope
     });
-    conn.close();
+    conn->close();
+    // The Connection goes before its io_context, as every asio I/O object must: its strand
+    // belongs to the io_context.
+    conn.reset();
     io.reset();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -5,8 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 
 #include <noesis/ship/detail/base64.hpp>
 #include <noesis/ship/detail/headers.hpp>
@@ -136,6 +140,45 @@ TEST_CASE("multi-chunk object round trips") {
     std::string exact_content = co_await store.get("exact");
     CHECK(exact_content == exact);
   });
+}
+
+// Blocks the io_context's thread for `busy` at a time, as a loaded machine delays it, until
+// `done` is set or `limit` has passed.
+awaitable<void> occupy_thread(const bool& done, std::chrono::milliseconds busy, std::chrono::seconds limit) {
+  const auto stop_at = std::chrono::steady_clock::now() + limit;
+  while (!done && std::chrono::steady_clock::now() < stop_at) {
+    std::this_thread::sleep_for(busy);
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  }
+}
+
+// A reader whose subscription queue fills drops the chunks beyond it. The queued chunks came
+// before the loss and must be read first, then the read resumes after the last one. Recreating
+// the consumer at the first report of the drop throws the queue away: when the io_context's
+// thread is busy while the burst arrives, the queue fills before the reader takes a chunk, and
+// no chunk ever gets through.
+TEST_CASE("get completes when the pending limit is reached") {
+  asio::io_context io;
+  NatsConfig connection_config = test::config_for(test::shared_server());
+  connection_config.max_pending_messages = 8;
+  Connection conn(io.get_executor(), connection_config);
+  const std::string bytes = random_bytes(400 * 1024 + 3, 3);
+  bool read = false;  // outlives the io_context's handlers, which occupy_thread reads it from
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    ObjectStoreConfig config = bucket_config("pending");
+    config.chunk_size = 1024;  // 401 chunks, all inside the server's first flow control window
+    ObjectStore store(conn, config);
+    co_await store.connect();
+    ObjectMeta meta = co_await store.put("blob", bytes);
+    REQUIRE(meta.chunks == 401);
+
+    asio::co_spawn(io, occupy_thread(read, 5ms, 100s), asio::detached);
+    std::string content = co_await store.get("blob");
+    read = true;
+    CHECK(content.size() == bytes.size());
+    CHECK(content == bytes);
+  }, std::chrono::seconds(60));
 }
 
 TEST_CASE("names are encoded in meta subjects") {

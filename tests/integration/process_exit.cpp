@@ -65,6 +65,16 @@ TEST_CASE("process exits promptly after drain") {
   }
 }
 
+TEST_CASE("process exits cleanly when it stops its io_context after drain") {
+  const std::string url = noesis::ship::test::shared_server().url();
+  for (int i = 0; i < runs_per_case; ++i) {
+    const RunResult result = run_helper("drain-stop", url);
+    INFO("run " << i);
+    REQUIRE(result.exited);
+    REQUIRE(result.status == 0);
+  }
+}
+
 TEST_CASE("process exits promptly after close") {
   const std::string url = noesis::ship::test::shared_server().url();
   for (int i = 0; i < runs_per_case; ++i) {

@@ -1,9 +1,6 @@
 // Authentication and authorization against private nats-servers: token, user and password, NKey
-// seed files, a wrong secret, a publish permission violation, and no secret in any log line,
-// event or error message.
-//
-// NOTE: .creds files (user JWT plus NKey seed, NatsConfig::credentials_file) are not covered: they
-// need an operator-mode server with signed operator, account and user JWTs.
+// seed files, .creds files on an operator-mode server, a wrong secret, a publish permission
+// violation, and no secret in any log line, event or error message.
 #include <catch2/catch.hpp>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -13,6 +10,7 @@
 #include <noesis/ship/testing/server.hpp>
 
 #include "capture_log.hpp"
+#include "nats_jwt.hpp"
 #include "test_support.hpp"
 
 using namespace noesis::ship;
@@ -58,6 +56,38 @@ testing::Server& users_server() {
                            "  { user: limited, password: \"" + limited_password +
                            "\", permissions: { publish: { deny: [\"forbidden.>\"] } } }\n" +
                            "] }\n";
+    return options;
+  }());
+  return server;
+}
+
+// Decentralized authentication: an operator, one account that the operator signed, and users
+// signed by that account or by a stranger account the server does not know.
+struct OperatorMode {
+  test::NKeyPair operator_key = test::generate_nkey(test::NKeyType::operator_key);
+  test::NKeyPair account = test::generate_nkey(test::NKeyType::account);
+  test::NKeyPair stranger_account = test::generate_nkey(test::NKeyType::account);
+  test::NKeyPair user = test::generate_nkey(test::NKeyType::user);
+  test::TempDir dir;
+};
+
+const OperatorMode& operator_mode() {
+  static const OperatorMode mode;
+  return mode;
+}
+
+// A server trusting operator_mode()'s operator, with the account preloaded into the memory
+// resolver, so it needs no account server.
+testing::Server& operator_server() {
+  static testing::Server server([] {
+    const auto& mode = operator_mode();
+    const std::string operator_file = mode.dir.write("operator.jwt", test::operator_jwt(mode.operator_key, "test-operator"));
+    testing::ServerOptions options;
+    options.jetstream = false;
+    options.extra_config = "operator: \"" + operator_file + "\"\n" +
+                           "resolver: MEMORY\n"
+                           "resolver_preload: {\n  " + mode.account.public_key + ": \"" +
+                           test::account_jwt(mode.account, mode.operator_key, "test-account") + "\"\n}\n";
     return options;
   }());
   return server;
@@ -195,9 +225,112 @@ TEST_CASE("NKey seed file authentication") {
   corrupt.nkey_seed_file = dir.write("corrupt.nk", damaged);
   const auto rejected = try_connect(corrupt);
   CHECK(rejected.code == errc::invalid_argument);
+  INFO(rejected.message);
+  CHECK(rejected.message.find("NKey seed file '" + corrupt.nkey_seed_file + "' contains no valid user seed") !=
+        std::string::npos);
+  CHECK(rejected.message.find(damaged) == std::string::npos);
   CHECK(log_capture()->contains("corrupt.nk"));
   CHECK(!log_capture()->contains(damaged));
   CHECK(!log_capture()->contains(allowed_nkey().seed));
+}
+
+TEST_CASE("credentials file authentication") {
+  log_capture();
+  const auto& mode = operator_mode();
+
+  // The NKey encoding of the test support agrees with the library's for user keys.
+  const auto library_user = detail::user_nkey_from_raw_seed(mode.user.raw_seed);
+  REQUIRE(library_user.seed == mode.user.seed);
+  REQUIRE(library_user.public_key == mode.user.public_key);
+  CHECK(mode.operator_key.public_key.front() == 'O');
+  CHECK(mode.operator_key.seed.substr(0, 2) == "SO");
+  CHECK(mode.account.public_key.front() == 'A');
+  CHECK(mode.account.seed.substr(0, 2) == "SA");
+
+  asio::io_context io;
+  auto config = config_for(operator_server());
+  config.credentials_file =
+      mode.dir.write("user.creds", test::creds_file_text(test::user_jwt(mode.user, mode.account, "alice"), mode.user));
+  Connection conn(io.get_executor(), config);
+  test::run(io, [&]() -> awaitable<void> {
+    co_await conn.connect();
+    co_await check_round_trip(conn, "auth.creds");
+  });
+  conn.close();
+  CHECK(!log_capture()->contains(mode.user.seed));
+}
+
+TEST_CASE("credentials file of another account") {
+  log_capture();
+  const auto& mode = operator_mode();
+
+  // A user JWT issued by an account the operator never signed.
+  auto stranger = config_for(operator_server());
+  stranger.credentials_file = mode.dir.write(
+      "stranger.creds", test::creds_file_text(test::user_jwt(mode.user, mode.stranger_account, "mallory"), mode.user));
+  const auto refused = try_connect(stranger);
+  CHECK(refused.code == make_nats_error_code(NATS_CONNECTION_AUTH_FAILED));
+  CHECK(refused.took < 3s);  // fails at once instead of retrying
+  INFO(refused.message);
+  CHECK(refused.message.find("Authentication Violation") != std::string::npos);
+  CHECK(refused.message.find(mode.user.seed) == std::string::npos);
+
+  // A user JWT that names the trusted account as issuer but carries the stranger's signature.
+  test::NKeyPair forger = mode.stranger_account;
+  forger.public_key = mode.account.public_key;
+  auto forged = config_for(operator_server());
+  forged.credentials_file =
+      mode.dir.write("forged.creds", test::creds_file_text(test::user_jwt(mode.user, forger, "mallory"), mode.user));
+  const auto rejected = try_connect(forged);
+  CHECK(rejected.code == make_nats_error_code(NATS_CONNECTION_AUTH_FAILED));
+  CHECK(rejected.took < 3s);
+  CHECK(log_capture()->contains("Authorization Violation"));
+  CHECK(!log_capture()->contains(mode.user.seed));
+}
+
+TEST_CASE("unusable credentials file names path") {
+  log_capture();
+  const auto& mode = operator_mode();
+  const std::string user_jwt = test::user_jwt(mode.user, mode.account, "alice");
+  std::string damaged_seed = mode.user.seed;
+  damaged_seed[10] = damaged_seed[10] == 'A' ? 'B' : 'A';  // breaks the checksum
+
+  struct BadFile {
+    std::string what;
+    std::string path;
+    std::string problem;  // a part of the expected message after the path
+  };
+  const std::vector<BadFile> cases{
+      {"missing file", mode.dir.file("absent.creds"), "cannot be read"},
+      {"directory", mode.dir.file(""), "cannot be read"},
+      {"no JWT", mode.dir.write("seed-only.creds", "-----BEGIN USER NKEY SEED-----\n" + mode.user.seed +
+                                                       "\n------END USER NKEY SEED------\n"),
+       "contains no user JWT"},
+      {"no seed", mode.dir.write("jwt-only.creds", "-----BEGIN NATS USER JWT-----\n" + user_jwt +
+                                                       "\n------END NATS USER JWT------\n"),
+       "contains no valid user seed"},
+      {"damaged seed", mode.dir.write("damaged.creds", test::creds_file_text(user_jwt, test::NKeyPair{
+                                                                                             test::NKeyType::user,
+                                                                                             mode.user.raw_seed,
+                                                                                             damaged_seed,
+                                                                                             mode.user.public_key})),
+       "contains no valid user seed"},
+      {"empty file", mode.dir.write("empty.creds", ""), "contains no user JWT"}};
+
+  for (const auto& bad : cases) {
+    INFO(bad.what);
+    auto config = config_for(operator_server());
+    config.credentials_file = bad.path;
+    const auto outcome = try_connect(config);
+    CHECK(outcome.code == errc::invalid_argument);
+    INFO("message: " << outcome.message);
+    CHECK(outcome.message.find("credentials file '" + bad.path + "' " + bad.problem) != std::string::npos);
+    CHECK(outcome.message.find(mode.user.seed) == std::string::npos);
+    CHECK(outcome.message.find(damaged_seed) == std::string::npos);
+    CHECK(log_capture()->contains(bad.path));
+  }
+  CHECK(!log_capture()->contains(mode.user.seed));
+  CHECK(!log_capture()->contains(damaged_seed));
 }
 
 TEST_CASE("publish permission violation is reported and the connection stays usable") {
@@ -247,7 +380,8 @@ TEST_CASE("no secret appears in log lines") {
   for (const std::string& secret :
        {std::string(token_secret), std::string("tok-wrong-0000"), std::string(password_secret),
         std::string("pw-wrong-1111"), std::string("pw-url-wrong-2222"), std::string(limited_password),
-        allowed_nkey().seed}) {
+        allowed_nkey().seed, operator_mode().user.seed, operator_mode().account.seed,
+        operator_mode().operator_key.seed}) {
     INFO("secret: " << secret);
     CHECK(!sink->contains(secret));
   }

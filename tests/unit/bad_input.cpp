@@ -4,10 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <noesis/ship/connection.hpp>
+#include <noesis/ship/detail/jetstream_api.hpp>
+#include <noesis/ship/detail/object_info.hpp>
 #include <noesis/ship/jetstream.hpp>
 #include <noesis/ship/names.hpp>
 
@@ -141,6 +144,11 @@ std::vector<Case> jetstream_cases(JetStream js) {
                    "'a*'"});
   cases.push_back({"pull_consumer named 'c d'", sync([js] { js.pull_consumer("S", "c d"); }), errc::invalid_name,
                    "'c d'"});
+  JetStreamOptions negative_window;
+  negative_window.api_retry_window = std::chrono::milliseconds(-5);
+  cases.push_back({"api_retry_window -5 ms",
+                   sync([js, negative_window] { JetStream(js.connection(), negative_window); }),
+                   errc::invalid_argument, "-5 ms"});
   cases.push_back({"JetStream publish to 'a..b'",
                    [js]() mutable -> awaitable<void> { co_await js.publish("a..b", "x"); }, errc::invalid_subject,
                    "'a..b'"});
@@ -163,6 +171,8 @@ std::vector<Case> jetstream_cases(JetStream js) {
   six_replicas.replicas = 6;
   auto negative_age = stream("S", "s.x");
   negative_age.max_age = std::chrono::seconds(-1);
+  auto huge_age = stream("S", "s.x");
+  huge_age.max_age = std::chrono::seconds(std::numeric_limits<int64_t>::max());
   struct BadStream {
     std::string what;
     StreamConfig config;
@@ -174,7 +184,9 @@ std::vector<Case> jetstream_cases(JetStream js) {
                                            {"max_msg_size -2", negative_msg_size, "max_msg_size -2"},
                                            {"replicas 0", zero_replicas, "'S'"},
                                            {"replicas 6", six_replicas, "'S'"},
-                                           {"max_age -1 s", negative_age, "'S'"}};
+                                           {"max_age -1 s", negative_age, "'S'"},
+                                           {"max_age beyond int64 nanoseconds", huge_age,
+                                            "max_age 9223372036854775807 s"}};
   for (const auto& bad : bad_streams) {
     cases.push_back({"stream config with " + bad.what,
                      [js, config = bad.config]() mutable -> awaitable<void> { co_await js.ensure_stream(config); },
@@ -300,4 +312,138 @@ TEST_CASE("stream config JSON with out-of-range number") {
   } catch (const error& e) {
     CHECK(e.code() == errc::serialization);
   }
+}
+
+namespace {
+
+// A JSON reader fed a document with one out-of-range or wrongly signed integer.
+struct BadJson {
+  std::string what;
+  std::function<void()> read;
+  std::string field;  // the field the error message must name
+};
+
+void check_bad_json(const std::vector<BadJson>& cases) {
+  for (const auto& c : cases) {
+    INFO(c.what);
+    std::error_code code;
+    std::string message;
+    try {
+      c.read();
+    } catch (const error& e) {
+      code = e.code();
+      message = e.what();
+    }
+    CHECK(code == errc::serialization);
+    INFO("message: " << message);
+    CHECK(message.find(c.field) != std::string::npos);
+  }
+}
+
+nlohmann::json consumer_json(const std::string& field, const std::string& value) {
+  return nlohmann::json::parse(R"({"durable_name":"C",")" + field + "\":" + value + "}");
+}
+
+}  // namespace
+
+TEST_CASE("consumer config JSON with out-of-range number") {
+  std::vector<BadJson> cases;
+  const std::vector<std::pair<std::string, std::string>> fields{
+      {"ack_wait", "3e23"},
+      {"ack_wait", "9223372036854775808"},
+      {"idle_heartbeat", "-1e19"},
+      {"inactive_threshold", "1.5"},
+      {"opt_start_seq", "-1"},
+      {"opt_start_seq", "1e20"},
+      {"max_deliver", "18446744073709551615"},
+      {"max_ack_pending", "1e300"},
+      {"max_waiting", "9223372036854775808"},
+      {"num_replicas", "4294967296"},
+      {"backoff", "[1000000000, 3e23]"},
+      {"backoff", "[-1e19]"}};
+  for (const auto& [field, value] : fields) {
+    const auto document = consumer_json(field, value);
+    cases.push_back({field + " " + value, [document] { (void)consumer_config_from_api_json(document); }, field});
+  }
+  // The nested config of a consumer info reply goes through the same reader.
+  const auto info_with_bad_config =
+      nlohmann::json::parse(R"({"stream_name":"S","name":"C","config":{"ack_wait":3e23}})");
+  cases.push_back({"consumer info config ack_wait 3e23", [info_with_bad_config] {
+                     (void)parse_consumer_info(info_with_bad_config, "consumer info");
+                   },
+                   "ack_wait"});
+  check_bad_json(cases);
+
+  const auto good = consumer_config_from_api_json(consumer_json("ack_wait", "9223372036854775807"));
+  CHECK(good.ack_wait.count() == std::numeric_limits<int64_t>::max());
+  const auto sequence = consumer_config_from_api_json(consumer_json("opt_start_seq", "18446744073709551615"));
+  CHECK(sequence.opt_start_seq == std::numeric_limits<uint64_t>::max());
+}
+
+TEST_CASE("JetStream replies with out-of-range numbers") {
+  using nlohmann::json;
+  std::vector<BadJson> cases;
+
+  for (const std::string seq : {"-1", "3e23", "1.5", "18446744073709551616"}) {
+    const std::string body = R"({"stream":"S","seq":)" + seq + "}";
+    cases.push_back({"PubAck seq " + seq, [body] { (void)detail::parse_pub_ack(body, "s"); }, "seq"});
+  }
+  for (const std::string code : {"3e23", "4294967296", "-9223372036854775809"}) {
+    const auto reply = json::parse(R"({"error":{"code":400,"err_code":)" + code + R"(,"description":"x"}})");
+    cases.push_back({"API error err_code " + code, [reply] { detail::throw_if_api_error(reply, "stream info"); },
+                     "err_code"});
+  }
+  const auto bad_http_code = json::parse(R"({"error":{"code":1e40,"description":"x"}})");
+  cases.push_back({"API error code 1e40", [bad_http_code] { detail::throw_if_api_error(bad_http_code, "stream info"); },
+                   "code"});
+
+  const auto consumer_info = [](const std::string& member) {
+    return json::parse(R"({"stream_name":"S","name":"C",)" + member + "}");
+  };
+  const std::vector<std::pair<std::string, std::string>> consumer_members{
+      {"delivered.stream_seq", R"("delivered":{"consumer_seq":1,"stream_seq":-1})"},
+      {"ack_floor.consumer_seq", R"("ack_floor":{"consumer_seq":3e23,"stream_seq":1})"},
+      {"num_pending", R"("num_pending":-5)"},
+      {"num_ack_pending", R"("num_ack_pending":1e30)"}};
+  for (const auto& [what, member] : consumer_members) {
+    const auto reply = consumer_info(member);
+    const std::string field = what.substr(what.find('.') + 1);
+    cases.push_back({"consumer info " + what, [reply] { (void)parse_consumer_info(reply, "consumer info"); }, field});
+  }
+
+  const auto stream_info = [](const std::string& state) {
+    return json::parse(R"({"config":{"name":"S","subjects":["s"]},"state":)" + state + "}");
+  };
+  const std::vector<std::pair<std::string, std::string>> states{
+      {"messages", R"({"messages":-1})"},
+      {"last_seq", R"({"last_seq":3e23})"},
+      {"state.subjects", R"({"subjects":{"s.a":-2}})"},
+      {"state.subjects", R"({"subjects":{"s.a":1e30}})"}};
+  for (const auto& [field, state] : states) {
+    const auto reply = stream_info(state);
+    cases.push_back({"stream info " + state, [reply] { (void)detail::parse_stream_info(reply, "stream info"); },
+                     field});
+  }
+  const auto stream_with_bad_config =
+      json::parse(R"({"config":{"name":"S","subjects":["s"],"max_msgs":18446744073709551615}})");
+  cases.push_back({"stream info config max_msgs 2^64-1", [stream_with_bad_config] {
+                     (void)detail::parse_stream_info(stream_with_bad_config, "stream info");
+                   },
+                   "max_msgs"});
+
+  const auto purge = json::parse(R"({"success":true,"purged":-3})");
+  cases.push_back({"purge reply purged -3", [purge] { (void)detail::parse_purge_reply(purge, "purge"); }, "purged"});
+  const auto stored = json::parse(
+      R"({"message":{"subject":"s","seq":1e30,"time":"2024-01-01T00:00:00Z","data":""}})");
+  cases.push_back({"stored message seq 1e30", [stored] { (void)detail::parse_stored_message(stored, "get"); }, "seq"});
+
+  for (const std::string member : {R"("size":-1)", R"("chunks":4294967296)", R"("options":{"max_chunk_size":-1})"}) {
+    const std::string body = R"({"name":"x","bucket":"B",)" + member + "}";
+    const std::string field = member.find("max_chunk_size") != std::string::npos ? "max_chunk_size"
+                              : member.find("chunks") != std::string::npos       ? "chunks"
+                                                                                 : "size";
+    cases.push_back({"object info " + member, [body] { (void)detail::decode_object_info(body, "object info"); },
+                     field});
+  }
+  check_bad_json(cases);
 }

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <nats/nats.h>
+
 #include <noesis/ship/detail/base64.hpp>
 #include <noesis/ship/error.hpp>
 
@@ -83,6 +85,31 @@ TEST_CASE("api reply that is not JSON", "[jetstream_api]") {
   const auto call = [] { parse_api_reply("not json", "stream info 'S'"); };
   CHECK(thrown_code(call) == errc::serialization);
   CHECK_THAT(thrown_message(call), Catch::Contains("stream info 'S'"));
+}
+
+// ---- Retries of API calls ----
+
+TEST_CASE("api call retried within the window", "[jetstream_api]") {
+  const std::error_code timed_out = errc::timeout;
+  // A 2 s attempt after the 250 ms pause ends within the 20 s window.
+  CHECK(should_retry_api_call(timed_out, 0ms, 2000ms, 20000ms));
+  CHECK(should_retry_api_call(timed_out, 17750ms, 2000ms, 20000ms));
+  CHECK_FALSE(should_retry_api_call(timed_out, 17751ms, 2000ms, 20000ms));
+  // The default 10 s timeout gets exactly one retry in the default 20 s window.
+  CHECK_FALSE(should_retry_api_call(timed_out, 10000ms, 10000ms, 20000ms));
+  CHECK(should_retry_api_call(timed_out, 9700ms, 10000ms, 20000ms));
+  // A zero window turns retries off.
+  CHECK_FALSE(should_retry_api_call(timed_out, 0ms, 2000ms, 0ms));
+}
+
+TEST_CASE("api call retried only when transient", "[jetstream_api]") {
+  CHECK(should_retry_api_call(noesis::ship::make_nats_error_code(NATS_TIMEOUT), 0ms, 1000ms, 20000ms));
+  CHECK(should_retry_api_call(jetstream_code(cluster_unavailable_err_code), 0ms, 1000ms, 20000ms));
+  CHECK_FALSE(should_retry_api_call(jetstream_code(10059), 0ms, 1000ms, 20000ms));  // stream not found
+  CHECK_FALSE(should_retry_api_call(jetstream_code(10023), 0ms, 1000ms, 20000ms));  // insufficient resources
+  CHECK_FALSE(should_retry_api_call(errc::no_responders, 0ms, 1000ms, 20000ms));
+  CHECK_FALSE(should_retry_api_call(errc::connection_closed, 0ms, 1000ms, 20000ms));
+  CHECK_FALSE(should_retry_api_call(std::error_code(), 0ms, 1000ms, 20000ms));
 }
 
 // ---- Publish acks ----

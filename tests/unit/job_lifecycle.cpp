@@ -1,8 +1,6 @@
 // The durable job queue's state changes without a server: claim, lease extension and expiry,
-// attempts, completion, failure, cancellation and claim order.
+// attempts, completion, failure and cancellation.
 #include <catch2/catch.hpp>
-
-#include <set>
 
 #include <noesis/ship/detail/job_lifecycle.hpp>
 
@@ -121,23 +119,6 @@ TEST_CASE("cancel only from queued") {
   CHECK(job.status == JobStatus::failed);
   CHECK(job.error == std::string(cancelled_reason));
   CHECK_FALSE(cancel_job(job, 1600));
-}
-
-TEST_CASE("claim order: priority, then age, then number") {
-  auto a = queued_job();
-  auto b = queued_job();
-  b.id = "JOB-002";
-  auto c = queued_job();
-  c.id = "JOB-003";
-  c.queued_at = 500;
-  auto d = queued_job();
-  d.id = "JOB-004";
-  d.queued_at = 9000;
-  d.priority = 5;
-  std::set<JobOrderKey> order{job_order_key(a, 1), job_order_key(b, 2), job_order_key(c, 3), job_order_key(d, 4)};
-  std::vector<std::string> ids;
-  for (const auto& key : order) ids.push_back(std::get<3>(key));
-  CHECK(ids == std::vector<std::string>{"JOB-004", "JOB-003", "JOB-001", "JOB-002"});
 }
 
 TEST_CASE("lease arithmetic saturates and events have names") {

@@ -252,6 +252,20 @@ TEST_CASE("claim keeps submission order after a JSON round trip", "[job_queue]")
   }
 }
 
+TEST_CASE("claim ignores priority, as Rust does", "[job_queue]") {
+  ManualClock clock;
+  JobQueue<build::Payload> original("BUILD", clock.function());
+  const auto first = original.submit(payload("first"), "w", "me");
+  const auto second = original.submit(payload("second"), "w", "me");
+  auto document = original.to_json();
+  document["jobs"][second]["priority"] = 9;
+
+  auto queue = JobQueue<build::Payload>::from_json(document, clock.function());
+  REQUIRE(queue.get(second)->priority == 9);
+  CHECK(queue.claim("w")->id == first);
+  CHECK(queue.claim("w")->id == second);
+}
+
 TEST_CASE("claim matches the worker exactly", "[job_queue]") {
   JobQueue<build::Payload> queue("BUILD");
   const auto id = queue.submit(payload("r"), "ci-server", "me");

@@ -36,6 +36,13 @@ TEST_CASE("kv subjects and names") {
   CHECK_FALSE(kv_key_from_subject("cfg", "$KV.cfgx.a"));
 }
 
+TEST_CASE("kv compare-and-set message id") {
+  CHECK(kv_revision_msg_id("job.BUILD-001", 42) == "job.BUILD-001@42");
+  CHECK(kv_revision_msg_id("a", 1) != kv_revision_msg_id("a", 2));
+  // A key that ends in digits does not collide with another key and revision.
+  CHECK(kv_revision_msg_id("k1", 23) != kv_revision_msg_id("k12", 3));
+}
+
 TEST_CASE("kv operation header") {
   CHECK(parse_kv_operation(std::nullopt) == KvOperation::put);
   CHECK(parse_kv_operation("DEL") == KvOperation::del);

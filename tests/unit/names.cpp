@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <functional>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +15,47 @@
 
 namespace ship = noesis::ship;
 using ship::errc;
+
+namespace {
+
+// Heap allocations made by this thread while an AllocationCounter exists. The replaced global
+// operator new below counts them; the validators run on every publish, so the valid path must
+// not allocate.
+thread_local bool counting_allocations = false;
+thread_local std::size_t counted_allocations = 0;
+
+class AllocationCounter {
+ public:
+  AllocationCounter() {
+    counted_allocations = 0;
+    counting_allocations = true;
+  }
+  ~AllocationCounter() { counting_allocations = false; }
+  AllocationCounter(const AllocationCounter&) = delete;
+  AllocationCounter& operator=(const AllocationCounter&) = delete;
+
+  std::size_t count() const { return counted_allocations; }
+};
+
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting_allocations) ++counted_allocations;
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+
+// The nothrow forms are replaced too, because deletes of every form below call free(). Without
+// them, AddressSanitizer supplies its own nothrow new (Catch2 uses it to register test cases),
+// and freeing that memory here is an alloc-dealloc mismatch.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (counting_allocations) ++counted_allocations;
+  return std::malloc(size == 0 ? 1 : size);
+}
+
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
 
 namespace {
 
@@ -298,4 +341,106 @@ TEST_CASE("invalid input is an invalid_input condition", "[names]") {
   } catch (const ship::error& e) {
     CHECK(e.code() == ship::condition::invalid_input);
   }
+}
+
+namespace {
+
+// The subject rules written out plainly, as the reference for the validator: non-empty, at most
+// max_subject_length bytes, no whitespace or control byte, no empty token, a whole-token `*` or
+// `>` only for subscribe, and `>` only as the last token.
+bool reference_subject_check(const std::string& subject, ship::SubjectUse use) {
+  if (subject.empty() || subject.size() > ship::max_subject_length) return false;
+  for (char c : subject) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7f) return false;
+  }
+  std::vector<std::string> tokens;
+  std::string token;
+  for (char c : subject) {
+    if (c == '.') {
+      tokens.push_back(token);
+      token.clear();
+    } else {
+      token += c;
+    }
+  }
+  tokens.push_back(token);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].empty()) return false;
+    const bool wildcard = tokens[i] == "*" || tokens[i] == ">";
+    if (wildcard && use == ship::SubjectUse::publish) return false;
+    if (tokens[i] == ">" && i + 1 != tokens.size()) return false;
+  }
+  return true;
+}
+
+// Every string of up to `max_length` bytes over `alphabet`.
+std::vector<std::string> all_strings(const std::string& alphabet, std::size_t max_length) {
+  std::vector<std::string> result = {""};
+  std::size_t level_start = 0;
+  for (std::size_t length = 1; length <= max_length; ++length) {
+    const std::size_t level_end = result.size();
+    for (std::size_t i = level_start; i < level_end; ++i) {
+      for (char c : alphabet) result.push_back(result[i] + c);
+    }
+    level_start = level_end;
+  }
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("subject check matches the rules for every short string", "[names]") {
+  // is_valid_subject() checks in one pass and validate_subject() describes the problem with a
+  // second implementation; both must agree with the rules on every input.
+  const std::vector<std::string> subjects = all_strings("a.*> \x01", 5);
+  for (const auto use : {ship::SubjectUse::publish, ship::SubjectUse::subscribe}) {
+    std::vector<std::string> disagreements;
+    for (const auto& subject : subjects) {
+      const bool expected = reference_subject_check(subject, use);
+      const bool checked = ship::is_valid_subject(subject, use);
+      bool threw = false;
+      try {
+        ship::validate_subject(subject, use);
+      } catch (const ship::error& e) {
+        threw = e.code() == errc::invalid_subject;
+      }
+      if (checked != expected || threw == expected) disagreements.push_back("'" + subject + "'");
+    }
+    INFO("use " << (use == ship::SubjectUse::publish ? "publish" : "subscribe") << ", " << disagreements.size()
+                << " disagreements, first: " << (disagreements.empty() ? "-" : disagreements.front()));
+    CHECK(disagreements.empty());
+  }
+}
+
+TEST_CASE("valid names are checked without allocating", "[names]") {
+  const std::string subject = "ship.channel.dev";
+  const std::string wildcard = "ship.*.dev.>";
+  const std::string key = "agents.worker-1";
+  const std::string stream = "KV_config";
+  std::size_t allocations = 0;
+  {
+    AllocationCounter counter;
+    ship::validate_subject(subject, ship::SubjectUse::publish);
+    ship::validate_subject(wildcard, ship::SubjectUse::subscribe);
+    const bool valid = ship::is_valid_subject(subject, ship::SubjectUse::publish);
+    ship::validate_kv_key(key, ship::KeyUse::write);
+    ship::validate_kv_key(key, ship::KeyUse::read);
+    ship::validate_stream_name(stream);
+    ship::validate_bucket_name("config");
+    allocations = counter.count();
+    CHECK(valid);
+  }
+  CHECK(allocations == 0);
+
+  // The counter does count: the error of an invalid subject allocates its message.
+  std::size_t rejected_allocations = 0;
+  {
+    AllocationCounter counter;
+    const bool rejected = !ship::is_valid_subject("a..b", ship::SubjectUse::publish);
+    CHECK_THROWS_AS(ship::validate_subject("a..b", ship::SubjectUse::publish), ship::error);
+    rejected_allocations = counter.count();
+    CHECK(rejected);
+  }
+  CHECK(rejected_allocations > 0);
 }

@@ -58,12 +58,15 @@ class ArtifactStore {
     return store_.connect(std::forward<Token>(token));
   }
 
-  // Stores `bytes` under `name`, replacing an artifact of that name.
-  // Signature: void(std::error_code, ObjectMeta).
+  // Stores `bytes` under `name`, replacing an artifact of that name. Throws
+  // errc::invalid_argument for an empty type or a type containing ", expedition=", which list()
+  // could not read back. Signature: void(std::error_code, ObjectMeta).
   template <typename Token = use_awaitable_t>
   auto store_artifact(std::string name, std::string bytes, std::string type, std::optional<std::string> task = {},
                       Token&& token = {}) {
-    return store_.put(std::move(name), std::move(bytes), artifact_description(type, task), std::forward<Token>(token));
+    return detail::run_awaitable<ObjectMeta>(
+        store_.jetstream().connection().get_executor(), std::forward<Token>(token),
+        do_store(store_, std::move(name), std::move(bytes), std::move(type), std::move(task)));
   }
 
   // Reads an artifact; a missing one gives errc::object_not_found.
@@ -87,6 +90,8 @@ class ArtifactStore {
   }
 
  private:
+  static asio::awaitable<ObjectMeta> do_store(ObjectStore store, std::string name, std::string bytes, std::string type,
+                                              std::optional<std::string> task);
   static asio::awaitable<std::vector<ArtifactInfo>> do_list(ObjectStore store, ArtifactFilter filter);
 
   ObjectStore store_;

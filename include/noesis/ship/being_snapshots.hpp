@@ -78,14 +78,14 @@ class BeingSnapshots {
     return run<nlohmann::json>(std::forward<Token>(token), do_restore(*this, std::move(snapshot_id)));
   }
 
-  // Lists the snapshots of one being, newest first.
-  // Signature: void(std::error_code, std::vector<SnapshotInfo>).
+  // Lists the snapshots of one being, newest first. Throws errc::invalid_name for a being id that
+  // take() would reject. Signature: void(std::error_code, std::vector<SnapshotInfo>).
   template <typename Token = use_awaitable_t>
   auto list(std::string being_id, Token&& token = {}) {
     return run<std::vector<SnapshotInfo>>(std::forward<Token>(token), do_list(*this, std::move(being_id)));
   }
 
-  // Returns the newest snapshot of one being, or nullopt when it has none.
+  // Returns the newest snapshot of one being, or nullopt when it has none. Throws like list().
   // Signature: void(std::error_code, std::optional<SnapshotInfo>).
   template <typename Token = use_awaitable_t>
   auto latest(std::string being_id, Token&& token = {}) {

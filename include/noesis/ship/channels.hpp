@@ -59,7 +59,8 @@ std::string channel_consumer_name(std::string_view agent, std::string_view chann
 class ChannelService {
  public:
   // Uses `stream` and subjects `<subject_prefix>.<channel>`. The stream's subjects must cover
-  // them. Throws errc::invalid_subject for a prefix that is not a valid literal subject.
+  // them. Throws errc::invalid_subject for a prefix that is not a valid literal subject, and the
+  // error of validate(StreamConfig) for an invalid stream configuration.
   explicit ChannelService(Connection conn, StreamConfig stream = default_channel_stream_config(),
                           std::string subject_prefix = default_channel_subject_prefix);
 
@@ -124,7 +125,8 @@ class ChannelService {
   // Returns the newest `limit` messages of `channel`, oldest first, own messages included, each
   // with its stream sequence. Undecodable messages are logged and left out, so fewer may come
   // back. An empty channel returns an empty list after one stream info request. Does not need
-  // connect(agent). Signature: void(std::error_code, std::vector<ChannelMessage>).
+  // connect(agent). Fails with errc::invalid_argument for a limit of 0.
+  // Signature: void(std::error_code, std::vector<ChannelMessage>).
   template <typename Token = use_awaitable_t>
   auto get_channel_history(std::string channel, std::size_t limit, Token&& token = {}) {
     return detail::run_awaitable<std::vector<ChannelMessage>>(conn_.get_executor(), std::forward<Token>(token),

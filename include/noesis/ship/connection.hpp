@@ -10,7 +10,8 @@
 // Connection is a cheap handle: copies share the same underlying connection. Every completion
 // and event handler runs on the executor given here (or the completion handler's own associated
 // executor), never on a cnats thread. Operations before connect() or after close() fail with
-// errc::not_connected.
+// errc::not_connected. Like an asio I/O object, the last copy must be destroyed before the
+// execution context of its executor (the io_context).
 #pragma once
 
 #include <chrono>
@@ -51,14 +52,25 @@ class Connection {
 
   // Connects to the configured servers, within NatsConfig::connect_timeout per attempt.
   // Does nothing when already connected. The blocking cnats connect runs on a small internal
-  // thread pool, never on the caller's executor. Signature: void(std::error_code).
+  // thread pool, never on the caller's executor. A credentials or NKey seed file that cannot be
+  // read or contains no usable credentials fails with errc::invalid_argument before anything is
+  // sent, and the error names the file. Signature: void(std::error_code).
   template <typename Token = use_awaitable_t>
   auto connect(Token&& token = {}) {
     auto core = core_;
-    return detail::initiate<void>(std::forward<Token>(token), "connect to " + servers_text(),
-                                  [core](auto handler) {
-                                    core->async_connect(detail::completion<std::error_code>(std::move(handler),
-                                                                                            core->executor()));
+    // The files are local and small, so reading them here costs no network wait, and the
+    // problem can go into the error's context.
+    std::string problem = core->connected() ? std::string() : core->credential_files_problem();
+    std::string context = "connect to " + servers_text();
+    if (!problem.empty()) context += ": " + problem;
+    return detail::initiate<void>(std::forward<Token>(token), std::move(context),
+                                  [core, rejected = !problem.empty()](auto handler) {
+                                    detail::completion<std::error_code> done(std::move(handler), core->executor());
+                                    if (rejected) {
+                                      done.complete(errc::invalid_argument);
+                                      return;
+                                    }
+                                    core->async_connect(std::move(done));
                                   });
   }
 
@@ -85,14 +97,15 @@ class Connection {
     validate_subject(subject, SubjectUse::publish);
     throw_if_too_large(data.size(), subject, "publish to");
     if (auto ec = core_->publish(detail::link_kind::publish, subject, data)) {
-      throw error(ec, "publish to '" + std::string(subject) + "'");
+      throw_publish_error(ec, data.size(), subject, "publish to");
     }
   }
 
   void publish(const OutgoingMessage& msg) {
     validate_subject(msg.subject, SubjectUse::publish);
-    throw_if_too_large(wire_payload_size(msg), msg.subject, "publish to");
-    if (auto ec = core_->publish(detail::link_kind::publish, msg)) throw error(ec, "publish to '" + msg.subject + "'");
+    const std::size_t size = wire_payload_size(msg);
+    throw_if_too_large(size, msg.subject, "publish to");
+    if (auto ec = core_->publish(detail::link_kind::publish, msg)) throw_publish_error(ec, size, msg.subject, "publish to");
   }
 
   // Publishes the JSON encoding of `value` (any type with an nlohmann to_json).
@@ -110,8 +123,9 @@ class Connection {
     }
     OutgoingMessage reply(std::string(request.reply()), std::string(data));
     reply.headers = headers;
-    throw_if_too_large(wire_payload_size(reply), reply.subject, "respond on");
-    if (auto ec = core_->publish(detail::link_kind::request, reply)) throw error(ec, "respond on '" + reply.subject + "'");
+    const std::size_t size = wire_payload_size(reply);
+    throw_if_too_large(size, reply.subject, "respond on");
+    if (auto ec = core_->publish(detail::link_kind::request, reply)) throw_publish_error(ec, size, reply.subject, "respond on");
   }
 
   // Waits until the server has processed every publish made so far (a PING/PONG round trip),
@@ -134,7 +148,9 @@ class Connection {
   template <typename Token = use_awaitable_t>
   auto request_on(detail::link_kind which, OutgoingMessage msg, std::chrono::milliseconds timeout, Token&& token = {}) {
     auto core = core_;
-    std::string context = "request on '" + msg.subject + "'";
+    // Only the default token turns a failure into an exception that names the request.
+    std::string context;
+    if constexpr (detail::is_default_token<Token>) context = "request on '" + msg.subject + "'";
     return detail::initiate<Message>(
         std::forward<Token>(token), std::move(context),
         [core, which, msg = std::move(msg), timeout](auto handler) {
@@ -240,14 +256,31 @@ class Connection {
 
  private:
   // Throws errc::payload_too_large naming "<action> '<subject>'" when `size` exceeds max_payload.
+  // A size within the limit cached at connect and reconnect passes without max_payload(), which
+  // takes cnats's connection lock on every call. A larger size is checked against the live
+  // limit, so a limit that a reconnect raised does not reject it. A reconnect that lowered the
+  // limit leaves the cache too high until the reconnect callback runs. In that window cnats
+  // rejects the publish itself, and throw_publish_error() reports it as payload_too_large.
   void throw_if_too_large(std::size_t size, std::string_view subject, const char* action) const {
+    const std::int64_t known = core_->known_max_payload();
+    if (known > 0 && size <= static_cast<std::uint64_t>(known)) return;
     const std::int64_t limit = max_payload();
-    if (check_payload_size(limit, size)) {
-      const std::string context = std::string(action) + " '" + std::string(subject) + "'";
-      throw error(errc::payload_too_large, context + ": " + std::to_string(size) +
-                                               " bytes exceed the server's max_payload of " + std::to_string(limit) +
-                                               " bytes; send less or raise max_payload in the server configuration");
-    }
+    if (check_payload_size(limit, size)) throw_too_large(size, limit, subject, action);
+  }
+
+  [[noreturn]] static void throw_too_large(std::size_t size, std::int64_t limit, std::string_view subject,
+                                           const char* action) {
+    const std::string context = std::string(action) + " '" + std::string(subject) + "'";
+    throw error(errc::payload_too_large, context + ": " + std::to_string(size) +
+                                             " bytes exceed the server's max_payload of " + std::to_string(limit) +
+                                             " bytes; send less or raise max_payload in the server configuration");
+  }
+
+  // Throws the error of a failed publish or respond.
+  [[noreturn]] void throw_publish_error(std::error_code ec, std::size_t size, std::string_view subject,
+                                        const char* action) const {
+    if (ec == errc::payload_too_large) throw_too_large(size, max_payload(), subject, action);
+    throw error(ec, std::string(action) + " '" + std::string(subject) + "'");
   }
 
   std::string servers_text() const {

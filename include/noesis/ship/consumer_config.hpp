@@ -76,7 +76,8 @@ std::string_view to_string(ReplayPolicy policy) noexcept;
 // validate_consumer_name() rejects ('.', '*', '>', '/', a backslash, whitespace), or durable_name
 // and name set to different values, and with errc::invalid_argument when by_start_sequence lacks
 // opt_start_seq, by_start_time lacks opt_start_time, flow_control lacks idle_heartbeat or
-// deliver_subject, a duration is negative, or num_replicas is outside 0..5.
+// deliver_subject, a duration is negative, max_deliver or max_ack_pending is below -1,
+// max_waiting is negative, or num_replicas is outside 0..5.
 void validate(const ConsumerConfig& config);
 
 // Builds the "config" object of a consumer create request. Durations are in nanoseconds,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,6 +50,12 @@ struct ConsumerOptions {
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{5000};
 };
+
+// Checks the options of a consumer loop and throws noesis::ship::error(errc::invalid_argument)
+// naming `label` and the value. Rejected: ack_wait, fetch_expires or retry_initial of 0 or less,
+// batch_size 0, max_deliver other than -1 or a positive count, max_ack_pending below -1, a
+// negative inactive_threshold or nak delay, and retry_max shorter than retry_initial.
+void validate(const ConsumerOptions& options, std::string_view label = "consumer options");
 
 namespace detail {
 struct consumer_runner;

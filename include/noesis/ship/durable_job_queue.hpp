@@ -10,11 +10,11 @@
 //   Job<Build> job = co_await queue.next("ci-server");   // waits for a job, no polling
 //   co_await queue.complete(job.id, {{"artifact", "myapp.tar.gz"}});
 //
-// Jobs are records in the KV bucket `jobs_<prefix lowercased>` under `job.<id>`; every state
-// change is a compare-and-set on the record's revision, so a job is claimed by one worker only
-// even when many processes claim at once. Ids come from a compare-and-set counter under
-// `meta.next_id`. Each queue instance watches the bucket to learn about queued jobs (wake-ups
-// for next()) and to find running jobs whose lease expired; any live instance requeues those
+// Jobs are records in the KV bucket `jobs_<prefix lowercased>` under `job.<id>`. Every state
+// change is a compare-and-set on the record's revision, so only one worker claims a job, even
+// when many processes claim at once. Ids come from a compare-and-set counter under
+// `meta.next_id`. Each queue instance watches the bucket to learn about queued jobs, which wake
+// next(), and to find running jobs whose lease expired. Any live instance requeues such a job
 // within lease + reap_period of the worker's last lease extension. docs/job_queue.md explains
 // the design.
 //
@@ -75,9 +75,9 @@ struct DurableJobQueueConfig {
   int replicas = 1;
   // Lifecycle events on the EventBus (stream SHIP_EVENTS, `ship.events.job.<event>`).
   bool emit_events = true;
-  // Waits for the stream's ack of each event. Off by default: events are then published
-  // without an ack, which halves the round trips per transition; an event can be lost if the
-  // server fails at that moment, the job record never is.
+  // Waits for the stream's ack of each event. Off by default, so events are published without
+  // an ack, which halves the round trips per transition. An event can then be lost if the server
+  // fails at that moment, but the job record is written with an ack either way.
   bool wait_for_event_ack = false;
   // The ShipEvent source of the events.
   std::string event_source = "job-queue";
@@ -157,6 +157,9 @@ Job<T> typed_job(DurableJobStore::RawJob raw) {
 // Every operation is asynchronous and takes any completion token; with the default token a
 // failure throws noesis::ship::error. Wrong transitions are not errors: complete(), fail(),
 // cancel() and extend_lease() return false and claim() returns std::nullopt, as in JobQueue.
+// Bad input fails before anything is sent: a worker name that validate_worker_name() rejects
+// gives errc::invalid_name, and a job id that no job can have (empty, or a byte other than
+// letters, digits, '_' and '-') gives errc::invalid_argument.
 template <class T>
 class DurableJobQueue {
  public:
@@ -191,9 +194,12 @@ class DurableJobQueue {
         Store::do_submit(store_, std::move(json_payload), std::move(worker), std::move(queued_by), priority));
   }
 
-  // Claims the best queued job for `worker` (highest priority, then oldest), marking it running
-  // with a lease, or returns std::nullopt when this instance knows of none. Exactly one of
-  // several concurrent claimers wins a job. Signature: void(std::error_code, std::optional<Job<T>>).
+  // Claims a queued job for `worker` and marks it running with a lease. Returns std::nullopt
+  // when this instance's copy of the bucket has no queued job for `worker`. The job is picked
+  // at random among the first 8 in claim order (highest priority, then oldest, then lowest id
+  // number) that share the top priority, so that concurrent claimers rarely compete for one
+  // record. Exactly one of several concurrent claimers wins a job.
+  // Signature: void(std::error_code, std::optional<Job<T>>).
   template <typename Token = use_awaitable_t>
   auto claim(std::string worker, Token&& token = {}) {
     return detail::run_awaitable<std::optional<Job<T>>>(store_.executor(), std::forward<Token>(token),
@@ -215,8 +221,8 @@ class DurableJobQueue {
                                        Store::do_complete(store_, std::move(id), std::move(result), std::nullopt));
   }
 
-  // Completes `job` only if it is still the attempt that was claimed (job.attempts): a worker
-  // whose lease expired cannot complete the job another worker now runs.
+  // Completes `job` only if it is still the attempt that was claimed (job.attempts). A worker
+  // whose lease expired therefore cannot complete the job that another worker now runs.
   template <typename Token = use_awaitable_t>
   auto complete(const Job<T>& job, nlohmann::json result, Token&& token = {}) {
     return detail::run_awaitable<bool>(store_.executor(), std::forward<Token>(token),

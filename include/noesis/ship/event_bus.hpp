@@ -54,7 +54,8 @@ class EventBus {
 
   // Uses `stream` and publishes on `<subject_prefix>.<type>`. The stream's subjects must cover
   // `<subject_prefix>.>`; connect() checks that. Throws errc::invalid_subject for a prefix that is
-  // not a valid literal subject.
+  // not a valid literal subject, and the error of validate(StreamConfig) for an invalid stream
+  // configuration.
   EventBus(Connection conn, StreamConfig stream, std::string subject_prefix);
 
   // The Rust library's constructor with a custom stream.

@@ -45,6 +45,13 @@ struct JetStreamOptions {
   std::string api_prefix = "$JS.API";
   // Timeout of each API call and publish; 0 uses NatsConfig::request_timeout.
   std::chrono::milliseconds timeout{0};
+  // Time within which an API call (not a publish) that timed out or got err_code 10008 is sent
+  // again, 250 ms after the failed attempt. A cluster leaves API requests unanswered while it
+  // elects a leader after a node failure, which takes up to about 10 s with nats-server 2.9.
+  // No attempt starts that could not end within the window, so a call takes at most
+  // max(timeout, api_retry_window). With the default 10 s timeout a call has 2 attempts.
+  // 0 turns retries off. Each retry is logged as a warning.
+  std::chrono::milliseconds api_retry_window{20000};
 };
 
 struct PublishOptions {
@@ -143,7 +150,8 @@ struct OrderedConsumerConfig {
 };
 
 // An ordered push consumer: ephemeral, no acks, flow control, and gap-free delivery in stream
-// order. It recreates itself after a sequence gap, missed heartbeats or a server restart,
+// order. It recreates itself after a sequence gap, a heartbeat that counts deliveries which never
+// arrived, messages dropped by a full subscription queue, missed heartbeats or a server restart,
 // resuming after the last stream sequence delivered. Used by KV watches and object reads.
 class OrderedConsumer {
  public:
@@ -180,7 +188,8 @@ class JetStream {
   std::chrono::milliseconds timeout() const noexcept { return timeout_; }
   const std::string& api_prefix() const noexcept { return options_.api_prefix; }
 
-  // Sends a JetStream API request `<api_prefix>.<suffix>` and returns the reply JSON.
+  // Sends a JetStream API request `<api_prefix>.<suffix>` and returns the reply JSON. A timeout
+  // or err_code 10008 is retried within JetStreamOptions::api_retry_window, like every API call.
   // API errors are thrown as noesis::ship::error with jetstream_category() and the server's
   // err_code; a missing JetStream gives errc::jetstream_unavailable.
   template <typename Token = use_awaitable_t>
@@ -235,13 +244,16 @@ class JetStream {
     return run<StreamInfo>(std::forward<Token>(token), do_stream_info(*this, std::move(name), std::move(subjects_filter)));
   }
 
-  // Deletes a stream and all its messages. Returns false when it did not exist.
+  // Deletes a stream and all its messages. Returns false when it did not exist; after a retried
+  // timeout (JetStreamOptions::api_retry_window), false can also mean that the timed-out attempt
+  // deleted it.
   template <typename Token = use_awaitable_t>
   auto delete_stream(std::string name, Token&& token = {}) {
     return run<bool>(std::forward<Token>(token), do_delete_stream(*this, std::move(name)));
   }
 
-  // Purges messages; returns how many were removed.
+  // Purges messages; returns how many were removed. After a retried timeout the count is only
+  // that of the last attempt.
   asio::awaitable<std::uint64_t> purge_stream(std::string name) { return do_purge_stream(*this, std::move(name), PurgeOptions()); }
 
   template <typename Token = use_awaitable_t>
@@ -273,7 +285,8 @@ class JetStream {
     return run<ConsumerInfo>(std::forward<Token>(token), do_consumer_info(*this, std::move(stream), std::move(name)));
   }
 
-  // Deletes a consumer. Returns false when it did not exist.
+  // Deletes a consumer. Returns false when it did not exist, or, after a retried timeout, when
+  // the timed-out attempt deleted it.
   template <typename Token = use_awaitable_t>
   auto delete_consumer(std::string stream, std::string name, Token&& token = {}) {
     return run<bool>(std::forward<Token>(token), do_delete_consumer(*this, std::move(stream), std::move(name)));

@@ -22,14 +22,14 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <noesis/ship/detail/job_order.hpp>
 #include <noesis/ship/error.hpp>
 #include <noesis/ship/job.hpp>
+#include <noesis/ship/names.hpp>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -235,8 +235,10 @@ class JobQueue {
 
   // Stores a queued job for `worker` and returns its id, "<PREFIX>-<n>" with n zero-padded to at
   // least 3 digits. Throws noesis::ship::error(errc::invalid_argument) once next_id reaches the
-  // u32 maximum, so the saved next_id always fits the Rust format's u32.
+  // u32 maximum, so the saved next_id always fits the Rust format's u32, and errc::invalid_name
+  // for a worker name that validate_worker_name() rejects.
   std::string submit(T payload, std::string worker, std::string queued_by) {
+    validate_worker_name(worker);
     std::lock_guard lock(mutex_);
     if (state_.next_id >= detail::max_job_number) {
       throw error(errc::invalid_argument, "job queue '" + state_.prefix + "': next_id " +
@@ -252,7 +254,7 @@ class JobQueue {
     entry.job.queued_at = now_ms_();
 
     auto id = entry.job.id;
-    state_.queued.insert(queued_key(entry));
+    state_.queued.insert(entry.job.worker, order_key(entry));
     state_.jobs.insert_or_assign(id, std::move(entry));
     return id;
   }
@@ -263,12 +265,12 @@ class JobQueue {
   // The priority, attempts and lease fields are neither read nor changed.
   std::optional<Job<T>> claim(const std::string& worker) {
     std::lock_guard lock(mutex_);
-    const auto first = state_.queued.lower_bound(
-        QueuedKey{worker, std::numeric_limits<std::int64_t>::min(), 0, std::string()});
-    if (first == state_.queued.end() || std::get<0>(*first) != worker) return std::nullopt;
+    const auto* first = state_.queued.first(worker);
+    if (first == nullptr) return std::nullopt;
 
-    auto& job = state_.jobs.at(std::get<3>(*first)).job;
-    state_.queued.erase(first);
+    const detail::JobOrderKey key = *first;
+    auto& job = state_.jobs.at(key.id).job;
+    state_.queued.erase(worker, key);
     job.status = JobStatus::running;
     job.started_at = now_ms_();
     return job;
@@ -302,16 +304,16 @@ class JobQueue {
   // then submission order, then id for jobs whose id submit() did not make.
   std::vector<Job<T>> list(std::optional<JobStatus> filter = std::nullopt) const {
     std::lock_guard lock(mutex_);
-    std::vector<const Entry*> matching;
+    std::vector<std::pair<detail::JobOrderKey, const Entry*>> matching;
     for (const auto& [id, entry] : state_.jobs) {
-      if (!filter || entry.job.status == *filter) matching.push_back(&entry);
+      if (!filter || entry.job.status == *filter) matching.emplace_back(order_key(entry), &entry);
     }
     std::sort(matching.begin(), matching.end(),
-              [](const Entry* a, const Entry* b) { return order_key(*a) < order_key(*b); });
+              [](const auto& a, const auto& b) { return a.first < b.first; });
 
     std::vector<Job<T>> jobs;
     jobs.reserve(matching.size());
-    for (const auto* entry : matching) jobs.push_back(entry->job);
+    for (const auto& item : matching) jobs.push_back(item.second->job);
     return jobs;
   }
 
@@ -397,20 +399,16 @@ class JobQueue {
  private:
   struct Entry {
     Job<T> job;
-    // Tie-breaker for equal queued_at: the id's number for ids in the submit() form, and the
-    // maximum value for other ids, which then sort by id.
+    // Tie-breaker for equal queued_at: the id's number for ids in the submit() form, and
+    // detail::foreign_job_sequence for other ids, which then sort by id.
     std::uint64_t sequence;
   };
-
-  // Index of queued jobs: (worker, queued_at, sequence, id), so the first entry at or after
-  // (worker, min, 0, "") is the job claim() takes.
-  using QueuedKey = std::tuple<std::string, std::int64_t, std::uint64_t, std::string>;
 
   struct State {
     std::string prefix;
     std::uint64_t next_id = 1;
     std::unordered_map<std::string, Entry> jobs;
-    std::set<QueuedKey> queued;
+    detail::QueuedJobIndex queued;
   };
 
   JobQueue(State state, Clock now_ms)
@@ -422,12 +420,9 @@ class JobQueue {
     return state;
   }
 
-  static QueuedKey queued_key(const Entry& entry) {
-    return {entry.job.worker, entry.job.queued_at, entry.sequence, entry.job.id};
-  }
-
-  static std::tuple<std::int64_t, std::uint64_t, const std::string&> order_key(const Entry& entry) {
-    return {entry.job.queued_at, entry.sequence, entry.job.id};
+  // Claims and listings both ignore the priority, as the Rust queue does.
+  static detail::JobOrderKey order_key(const Entry& entry) {
+    return detail::job_order_key(entry.job, entry.sequence, detail::JobPriority::ignored);
   }
 
   // Returns the job if it exists and is running; the caller holds mutex_.
@@ -462,7 +457,7 @@ class JobQueue {
     }
     for (const auto& [key, value] : jobs.items()) {
       const auto job_where = where + ": job '" + key + "'";
-      Entry entry{detail::job_from_json<T>(value, job_where), std::numeric_limits<std::uint64_t>::max()};
+      Entry entry{detail::job_from_json<T>(value, job_where), detail::foreign_job_sequence};
       if (entry.job.id != key) {
         throw detail::job_field_error(job_where, "id",
                                       "is '" + entry.job.id + "', expected its key in 'jobs'");
@@ -477,7 +472,7 @@ class JobQueue {
         entry.sequence = *number;
       }
 
-      if (entry.job.status == JobStatus::queued) state.queued.insert(queued_key(entry));
+      if (entry.job.status == JobStatus::queued) state.queued.insert(entry.job.worker, order_key(entry));
       state.jobs.emplace(key, std::move(entry));
     }
     return state;

@@ -60,6 +60,9 @@ std::string kv_encode(const T& value) {
 // are complete (also at once for an empty range or updates_only), then every later change,
 // delete and purge markers included unless ignore_deletes is set. The watch survives server
 // restarts and reconnects: its ordered consumer resumes after the last revision delivered.
+// NOTE: a single server does not keep that consumer across a restart, and the watch notices only
+// after three missed heartbeats (6 s). Revisions that the bucket's history pushed out of a key in
+// that time are not delivered.
 class KvWatcher {
  public:
   KvWatcher() = default;
@@ -108,7 +111,9 @@ class KvStore {
     return run<void>(std::forward<Token>(token), do_open(*this, false));
   }
 
-  // Stores a value and returns its revision. Signature: void(std::error_code, std::uint64_t).
+  // Stores a value and returns its revision. A value larger than the bucket's max_value_size
+  // fails with errc::payload_too_large before anything is sent, as does one larger than the
+  // server's max_payload. Signature: void(std::error_code, std::uint64_t).
   template <typename T, typename Token = use_awaitable_t>
   auto put(std::string key, const T& value, Token&& token = {}) {
     return run<std::uint64_t>(std::forward<Token>(token),
@@ -123,7 +128,10 @@ class KvStore {
   }
 
   // Stores a value only when the key's newest revision is `revision` (compare-and-set). Fails
-  // with errc::wrong_last_sequence when another write came first.
+  // with errc::wrong_last_sequence when another write came first. The write carries the
+  // Nats-Msg-Id "<key>@<revision>", so a replicated bucket stores only one write from a given
+  // revision even on nats-server before 2.11, whose own check lets through every such write in
+  // flight at the same time. erase() and purge() with a revision do the same.
   template <typename T, typename Token = use_awaitable_t>
   auto update(std::string key, const T& value, std::uint64_t revision, Token&& token = {}) {
     return run<std::uint64_t>(std::forward<Token>(token),
@@ -160,10 +168,11 @@ class KvStore {
   }
 
   // Returns the entry stored at `revision` for `key`, or nullopt when that revision is gone,
-  // belongs to another key, or is a delete or purge marker.
+  // belongs to another key, or is a delete or purge marker. Fails with errc::invalid_argument
+  // for revision 0, because revisions start at 1.
   template <typename Token = use_awaitable_t>
   auto get_revision(std::string key, std::uint64_t revision, Token&& token = {}) {
-    return run<std::optional<KvEntry>>(std::forward<Token>(token), do_get(*this, std::move(key), revision));
+    return run<std::optional<KvEntry>>(std::forward<Token>(token), do_get_revision(*this, std::move(key), revision));
   }
 
   // Lists the keys with a live value that match `filter` (a key, or a pattern with `*` tokens
@@ -247,6 +256,8 @@ class KvStore {
                                                  std::optional<std::uint64_t> last_revision);
   static asio::awaitable<std::uint64_t> do_create(KvStore self, std::string key, std::string value);
   static asio::awaitable<std::optional<KvEntry>> do_get(KvStore self, std::string key, std::uint64_t revision);
+  static asio::awaitable<std::optional<KvEntry>> do_get_revision(KvStore self, std::string key,
+                                                                 std::uint64_t revision);
   static asio::awaitable<std::vector<std::string>> do_keys(KvStore self, std::string filter);
   static asio::awaitable<std::vector<KvEntry>> do_entries(KvStore self, std::string filter);
   static asio::awaitable<std::vector<KvEntry>> do_history(KvStore self, std::string key);

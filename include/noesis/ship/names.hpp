@@ -102,4 +102,10 @@ bool is_valid_agent_name(std::string_view name) noexcept;
 void validate_channel_name(std::string_view name);
 bool is_valid_channel_name(std::string_view name) noexcept;
 
+// Checks the worker name of a job queue: non-empty, well-formed UTF-8 without ASCII control
+// characters. Spaces are fine because the name is stored in job records, never in a subject.
+// Throws errc::invalid_name.
+void validate_worker_name(std::string_view name);
+bool is_valid_worker_name(std::string_view name) noexcept;
+
 }  // namespace noesis::ship

@@ -116,7 +116,8 @@ class ObjectWatcher {
 class ObjectStore {
  public:
   // Throws errc::invalid_name for a bucket name outside `[A-Za-z0-9_-]+`, and
-  // errc::invalid_argument for a chunk size or window of 0.
+  // errc::invalid_argument for a chunk size or window of 0, a negative ttl, max_bytes below -1
+  // or replicas outside 1..5.
   ObjectStore(Connection conn, ObjectStoreConfig config);
 
   const std::string& bucket() const noexcept;
@@ -155,7 +156,8 @@ class ObjectStore {
   }
 
   // Stores the content of the file at `path`, read one chunk at a time. A file that cannot be
-  // opened or read fails with a std::errc code naming the path.
+  // opened or read fails with a std::errc code naming the path; one that cannot be opened fails
+  // before anything is sent.
   template <typename Token = use_awaitable_t>
   auto put_file(std::string name, std::filesystem::path path, std::string description = {}, Token&& token = {}) {
     PutOptions options;

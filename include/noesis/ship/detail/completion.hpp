@@ -31,10 +31,16 @@ class completion {
   explicit operator bool() const noexcept { return static_cast<bool>(handler_); }
 
   // Invokes the handler on its executor. Call at most once.
+  //
+  // The tracked executor moves into the posted function, so the outstanding work ends on the
+  // handler's own thread. Ending it here, on a cnats or pool thread after the post, raced with a
+  // program that stops and destroys its io_context as soon as the handler has run.
   void complete(Args... args) {
-    auto executor = std::move(executor_);
-    asio::dispatch(executor, [handler = std::move(handler_), ... values = std::move(args)]() mutable {
+    const asio::any_io_executor untracked = asio::prefer(executor_, asio::execution::outstanding_work.untracked);
+    asio::dispatch(untracked, [work = std::move(executor_), handler = std::move(handler_),
+                               ... values = std::move(args)]() mutable {
       handler(std::move(values)...);
+      (void)work;  // kept alive until the handler has run
     });
   }
 

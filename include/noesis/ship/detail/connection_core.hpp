@@ -110,6 +110,9 @@ class connection_core : public std::enable_shared_from_this<connection_core> {
   const NatsConfig& config() const noexcept { return config_; }
 
   void async_connect(completion<std::error_code> done);
+  // Returns why a credential file of the config is unusable, and logs it. The text names the
+  // file and never quotes its content. Returns an empty string when every file named is usable.
+  std::string credential_files_problem() const;
   void close();
   void async_drain(std::chrono::milliseconds timeout, completion<std::error_code> done);
   bool connected() const noexcept;
@@ -127,6 +130,9 @@ class connection_core : public std::enable_shared_from_this<connection_core> {
   natsConnection* native(link_kind which) const noexcept;
   jsCtx* native_jetstream(std::error_code& ec);
   std::int64_t max_payload() const noexcept;
+  // The publish link's max_payload in bytes as read at its last connect or reconnect, 0 before
+  // connect. Reading it takes no lock, unlike max_payload(), which takes cnats's connection lock.
+  std::int64_t known_max_payload() const noexcept { return known_max_payload_.load(std::memory_order_relaxed); }
   std::string new_inbox() const;
 
   void set_event_handler(event_handler handler);
@@ -149,6 +155,7 @@ class connection_core : public std::enable_shared_from_this<connection_core> {
   link request_link_;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};  // close() or drain() started: a disconnect is expected
+  std::atomic<std::int64_t> known_max_payload_{0};  // see known_max_payload()
 
   std::mutex jetstream_mutex_;
   jetstream_handle jetstream_;

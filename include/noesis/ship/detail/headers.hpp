@@ -54,6 +54,13 @@ inline constexpr std::string_view subject = "Nats-Subject";
 // (JSLastSequence in nats-server).
 inline constexpr std::string_view last_sequence = "Nats-Last-Sequence";
 
+// --- Push consumer heartbeats -----------------------------------------------------------------
+
+// Carried by an idle heartbeat: the consumer sequence of the last message the consumer
+// delivered, and, while it waits for a flow control reply, the subject to send that reply to.
+inline constexpr std::string_view last_consumer = "Nats-Last-Consumer";
+inline constexpr std::string_view consumer_stalled = "Nats-Consumer-Stalled";
+
 // --- Status messages ----------------------------------------------------------------------------
 
 // A status message has no payload; its status line ("NATS/1.0 404 No Messages") gives a code and

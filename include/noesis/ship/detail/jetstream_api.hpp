@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -30,7 +31,9 @@ struct ApiError {
   std::string description;
 };
 
-// Returns the reply's "error" object, or nullopt when the reply carries none.
+// Returns the reply's "error" object, or nullopt when the reply carries none. Throws
+// noesis::ship::error(errc::serialization) when code or err_code is not an integer that fits an
+// int, and nlohmann::json::type_error when description is not a string.
 std::optional<ApiError> api_error(const nlohmann::json& reply);
 
 // Throws noesis::ship::error(make_jetstream_error_code(err_code), "<context>: <description>")
@@ -39,11 +42,30 @@ std::optional<ApiError> api_error(const nlohmann::json& reply);
 // found" (10014): callers then still see the server's err_code, and compare against
 // condition::jetstream or the err_code value. A reply without err_code (servers before 2.3)
 // carries the HTTP-like code (for example 404) as the value instead, because an error_code of
-// value 0 would read as success. With neither code the value is 500.
+// value 0 would read as success. With neither code the value is 500. A malformed error object
+// throws errc::serialization naming `context`.
 void throw_if_api_error(const nlohmann::json& reply, std::string_view context);
 
 // Parses a reply body as JSON. Throws noesis::ship::error(errc::serialization) naming `context`.
 nlohmann::json parse_api_reply(std::string_view reply_body, std::string_view context);
+
+// ---- Retries of API calls ----
+
+// err_code of "JetStream system temporarily unavailable" (status 503). nats-server 2.9 replies
+// with it to an API request once its meta group has had no leader for 10 s.
+inline constexpr int cluster_unavailable_err_code = 10008;
+
+// Pause before an API call is sent again.
+inline constexpr std::chrono::milliseconds api_retry_pause{250};
+
+// Whether a JetStream API call is sent again after an attempt that ended with `outcome`.
+// Only a timeout and err_code 10008 are retried. In a cluster only a leader replies to an API
+// request, and while the nodes elect a new leader after a node failure they leave requests
+// unanswered (nats-server 2.9 starts the election 4 to 9 s after the last heartbeat of the
+// lost leader). `elapsed` is the time since the first attempt was sent. Another attempt is made
+// only when it ends, after api_retry_pause and `timeout`, within `retry_window`.
+bool should_retry_api_call(const std::error_code& outcome, std::chrono::milliseconds elapsed,
+                           std::chrono::milliseconds timeout, std::chrono::milliseconds retry_window) noexcept;
 
 // Parses an RFC 3339 time of a reply ("created", "time"). Throws
 // noesis::ship::error(errc::serialization) naming `context` when `text` is not RFC 3339.

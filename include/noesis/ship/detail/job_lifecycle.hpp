@@ -19,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -126,15 +125,6 @@ std::optional<JobEvent> expire_job_lease(Job<T>& job, std::int64_t now_ms, std::
   job.completed_at = now_ms;
   job.error = lease_expired_reason(job.attempts);
   return JobEvent::failed;
-}
-
-// Claim order: higher priority first, then smaller queued_at, then smaller id number (the
-// submission order within one millisecond), then id. Smaller keys are claimed first.
-using JobOrderKey = std::tuple<int, std::int64_t, std::uint64_t, std::string>;
-
-template <class T>
-JobOrderKey job_order_key(const Job<T>& job, std::uint64_t number) {
-  return {-job.priority, job.queued_at, number, job.id};
 }
 
 }  // namespace noesis::ship::detail

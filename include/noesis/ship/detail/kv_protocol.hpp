@@ -33,6 +33,11 @@ std::string kv_key_subject(std::string_view bucket, std::string_view key);
 // Returns the key of a subject "$KV.<bucket>.<key>", or nullopt for a subject outside the bucket.
 std::optional<std::string> kv_key_from_subject(std::string_view bucket, std::string_view subject);
 
+// Nats-Msg-Id of a write that expects `revision` as the key's newest: "<key>@<revision>". Every
+// write from one revision of one key carries the same id, so within the bucket's duplicate
+// window the stream stores only the first of them. '@' cannot occur in a key.
+std::string kv_revision_msg_id(std::string_view key, std::uint64_t revision);
+
 // Reads the KV-Operation header value: absent (or an unknown value) is a PUT.
 KvOperation parse_kv_operation(std::optional<std::string_view> header_value) noexcept;
 
