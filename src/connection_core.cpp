@@ -29,21 +29,28 @@ asio::thread_pool& blocking_pool() {
 
 const char* link_name(link_kind kind) { return kind == link_kind::publish ? "publish" : "request"; }
 
-// Every callback target ever created (see callback_target). At namespace scope on purpose: it is
-// built before main() and so destroyed after the function-local blocking_pool(), whose threads
-// may still destroy a connection_core (and touch its targets) while the process exits.
+// Every callback target ever created (see callback_target).
 struct callback_registry {
   std::mutex mutex;
   std::deque<std::unique_ptr<callback_target>> targets;
 };
-callback_registry callback_targets;
+
+// Returns the registry, which is never destroyed because other threads use it while the process
+// exits. cnats threads of a connection that was never closed still run callbacks that lock a
+// target's mutex (a disconnect when the server stops, for example). Pool threads may still
+// destroy a connection_core. A static destructor freed the targets under both.
+callback_registry& callback_targets() {
+  static callback_registry& registry = *new callback_registry;
+  return registry;
+}
 
 // Creates a callback target that lives until the program exits.
 callback_target* new_callback_target(link& l) {
-  std::lock_guard lock(callback_targets.mutex);
-  callback_targets.targets.push_back(std::make_unique<callback_target>());
-  callback_targets.targets.back()->target = &l;
-  return callback_targets.targets.back().get();
+  callback_registry& registry = callback_targets();
+  std::lock_guard lock(registry.mutex);
+  registry.targets.push_back(std::make_unique<callback_target>());
+  registry.targets.back()->target = &l;
+  return registry.targets.back().get();
 }
 
 void detach_callbacks(link& l) {

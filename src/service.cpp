@@ -186,6 +186,10 @@ asio::awaitable<void> service_core::run(std::shared_ptr<service_core> self) {
   } catch (...) {
     failure = std::current_exception();
   }
+  if (failure) {
+    // serve() releases them itself when it returns normally.
+    co_await asio::co_spawn(strand, self->release_run_objects(std::chrono::seconds(5)), asio::use_awaitable);
+  }
   self->end_run();
   if (failure) std::rethrow_exception(failure);
 }
@@ -224,9 +228,15 @@ asio::awaitable<void> service_core::serve(Connection conn, bool own_connection) 
                    self->requests_done_ = true;
                    self->notify();
                  }));
+  control_loops_ = control_.size();
   for (std::size_t i = 0; i < control_.size(); ++i) {
     asio::co_spawn(executor_, serve_control(shared_from_this(), conn, i),
-                   log_failure("control subscription '" + control_[i].subject() + "'"));
+                   [self = shared_from_this(), log = log_failure("control subscription '" + control_[i].subject() + "'")](
+                       std::exception_ptr e) {
+                     log(e);
+                     --self->control_loops_;
+                     self->notify();
+                   });
   }
 
   logger()->info("service '{}' {} ({}) started on '{}.>', queue group '{}', {} endpoints", service_name(),
@@ -242,6 +252,30 @@ asio::awaitable<void> service_core::serve(Connection conn, bool own_connection) 
   co_await wait_for_stop();
   if (signals) signals->cancel();
   co_await shut_down(conn, own_connection);
+  co_await release_run_objects(std::chrono::seconds(5));
+}
+
+asio::awaitable<void> service_core::release_run_objects(std::chrono::milliseconds limit) {
+  // Both loops end soon after shut_down(): their subscriptions are unsubscribed or drained, and
+  // the request loop was cancelled if requests were still running at its deadline.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (idle_timer_ && (!requests_done_ || control_loops_ > 0) && std::chrono::steady_clock::now() < deadline) {
+    idle_timer_->expires_at(deadline);
+    co_await idle_timer_->async_wait(as_tuple_awaitable);
+  }
+  if (!requests_done_ || control_loops_ > 0) {
+    // The loops still use the timers and subscriptions, so they stay. NOTE: destroying the
+    // builder after the io_context of this run is then unsafe.
+    logger()->warn("service '{}' ({}): request or control loops still running {} ms after the stop", service_name(),
+                   id_, limit.count());
+    co_return;
+  }
+  idle_timer_.reset();
+  slot_timer_.reset();
+  stop_timer_.reset();
+  requests_ = Subscription();
+  control_.clear();
+  executor_ = asio::any_io_executor();
 }
 
 asio::awaitable<void> service_core::wait_for_stop() {

@@ -7,9 +7,11 @@
 #include <set>
 #include <sstream>
 
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
+#include <asio/strand.hpp>
 
 #include <noesis/ship/connection.hpp>
 #include <noesis/ship/testing/server.hpp>
@@ -359,6 +361,33 @@ TEST_CASE("subscriptions outliving their io_context do not crash") {
     Message msg = co_await sub.next();
     CHECK(msg.data() == "still fine");
   });
+}
+
+// drain() completes from a thread of the library's blocking pool. The waiting coroutine runs on
+// a strand of its own, so the only other copy of that strand was the pool thread's. The program
+// destroys the io_context as soon as run() returns. The pool thread used to destroy its copy
+// after that, in the strand service of the destroyed io_context, a heap use after free that
+// AddressSanitizer reports.
+TEST_CASE("io_context destroyed right after drain completes") {
+  for (int round = 0; round < 30; ++round) {
+    bool drained = false;
+    std::exception_ptr failure;
+    {
+      asio::io_context io;
+      Connection conn(io.get_executor(), test::config_for(test::shared_server()));
+      asio::co_spawn(
+          asio::make_strand(io),
+          [&conn, &drained]() -> awaitable<void> {
+            co_await conn.connect();
+            co_await conn.drain();
+            drained = true;
+          },
+          [&failure](std::exception_ptr e) { failure = e; });
+      io.run();
+    }
+    CHECK_FALSE(failure);
+    CHECK(drained);
+  }
 }
 
 TEST_CASE("a request registered behind a queued reply batch gets its reply") {

@@ -452,6 +452,27 @@ TEST_CASE("service stop on a shared connection") {
   CHECK_THROWS_AS(service.run_blocking(), error);
 }
 
+// The builder is destroyed after the io_contexts of its runs. It used to keep the run's timers
+// and subscriptions, whose destructors then touched the destroyed io_context (a heap use after
+// free that AddressSanitizer reports).
+TEST_CASE("service builder outlives its io_context") {
+  auto service = echo_service("outlive.cmd");
+  int starts = 0;
+  service.on_started([&service, &starts] {
+    ++starts;
+    service.stop();
+  });
+  service.run_blocking();
+  CHECK_FALSE(service.running());
+  service.run_blocking();
+  {
+    asio::io_context io;
+    test::run(io, [&service]() -> awaitable<void> { co_await service.run(); });
+  }
+  CHECK(starts == 3);
+  CHECK_FALSE(service.running());
+}
+
 TEST_CASE("service mutation events reach a core subscriber") {
   asio::io_context io;
   Connection client(io.get_executor(), client_config());

@@ -89,6 +89,10 @@ class service_core : public std::enable_shared_from_this<service_core> {
   asio::awaitable<void> serve(Connection conn, bool own_connection);
   asio::awaitable<void> wait_for_stop();
   asio::awaitable<void> shut_down(Connection conn, bool own_connection);
+  // Waits (at most `limit`) until the request loop and the control loops have ended, then
+  // destroys the timers, subscriptions and executor of the run, which belong to the run's
+  // io_context: the builder may outlive that io_context (run_blocking() always does).
+  asio::awaitable<void> release_run_objects(std::chrono::milliseconds limit);
   void subscribe_all(Connection& conn);
 
   static asio::awaitable<void> serve_requests(std::shared_ptr<service_core> self, Connection conn);
@@ -136,6 +140,7 @@ class service_core : public std::enable_shared_from_this<service_core> {
   std::vector<MicroVerb> control_verbs_;
   std::size_t in_flight_ = 0;
   bool requests_done_ = true;
+  std::size_t control_loops_ = 0;  // control loops not yet ended
   // Waiters park on these timers and are woken by cancel(): the shutdown on `idle_timer_` and
   // the request loop on `slot_timer_` when in_flight_ or requests_done_ changes, run() on
   // `stop_timer_` at a stop request. Each timer has one waiter, so re-arming one never wakes
