@@ -23,5 +23,13 @@ if(Asio_FOUND AND NOT TARGET Asio::Asio)
   # libstdc++ supports C++20 coroutines but is not among them, so switch the support on.
   set_property(TARGET Asio::Asio APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS
     "$<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT=1;ASIO_HAS_STD_COROUTINE=1>")
+  # asio chooses between aligned_alloc/free and operator new/delete for the memory it recycles
+  # (coroutine frames, handlers) by a libstdc++ macro that is defined only after a standard
+  # header was included. A file that includes asio first picks new/delete, and the linker keeps
+  # one copy of each inline function, so memory from aligned_alloc can reach operator delete
+  # (AddressSanitizer reports alloc-dealloc-mismatch). One choice for every file avoids that.
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    set_property(TARGET Asio::Asio APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS "ASIO_HAS_STD_ALIGNED_ALLOC=1")
+  endif()
 endif()
 mark_as_advanced(Asio_INCLUDE_DIR)
