@@ -132,7 +132,8 @@ awaitable<PubAck> JetStream::do_publish(JetStream self, OutgoingMessage msg, Pub
   if (!options.expected_stream.empty()) msg.headers.emplace_back(h::expected_stream, options.expected_stream);
   for (auto& header : options.headers) msg.headers.push_back(std::move(header));
 
-  const std::string context = "JetStream publish to '" + msg.subject + "'";
+  // Formatted only on failure, because formatting it for every publish cost an allocation each.
+  const auto context = [&msg] { return "JetStream publish to '" + msg.subject + "'"; };
   const int attempts = std::max(options.attempts, 1);
   for (int attempt = 1;; ++attempt) {
     OutgoingMessage request = msg;
@@ -145,9 +146,9 @@ awaitable<PubAck> JetStream::do_publish(JetStream self, OutgoingMessage msg, Pub
       continue;
     }
     if (ec == errc::no_responders) {
-      throw error(errc::stream_not_found, context + ": no stream stores this subject (no responders)");
+      throw error(errc::stream_not_found, context() + ": no stream stores this subject (no responders)");
     }
-    if (ec) throw error(ec, context);
+    if (ec) throw error(ec, context());
     co_return detail::parse_pub_ack(reply.data(), msg.subject);
   }
 }

@@ -234,14 +234,14 @@ std::size_t ObjectStore::chunk_size(const PutOptions& options) const noexcept {
   return options.chunk_size != 0 ? options.chunk_size : state_->config.chunk_size;
 }
 
-ObjectSource ObjectStore::bytes_source(std::string bytes, std::size_t piece_size) {
-  // Hands out the bytes one chunk at a time, so the chunker never copies the whole content.
+ObjectSource ObjectStore::bytes_source(std::string bytes) {
+  // Hands out the whole content as one piece, moved rather than copied. do_put feeds the chunker
+  // at most one chunk of a piece at a time, so the chunker's buffer stays within two chunks.
   auto content = std::make_shared<std::string>(std::move(bytes));
-  return [content, piece_size, offset = std::size_t{0}]() mutable -> awaitable<std::optional<std::string>> {
-    if (offset >= content->size()) co_return std::nullopt;
-    const std::size_t take = std::min(piece_size, content->size() - offset);
-    std::string piece = content->substr(offset, take);
-    offset += take;
+  return [content]() -> awaitable<std::optional<std::string>> {
+    if (content->empty()) co_return std::nullopt;
+    std::string piece = std::move(*content);
+    content->clear();
     co_return piece;
   };
 }

@@ -151,7 +151,7 @@ class ObjectStore {
   template <typename Token = use_awaitable_t>
   auto put(std::string name, std::string bytes, PutOptions options, Token&& token = {}) {
     return run<ObjectMeta>(std::forward<Token>(token),
-                           do_put(*this, std::move(name), bytes_source(std::move(bytes), chunk_size(options)),
+                           do_put(*this, std::move(name), bytes_source(std::move(bytes)),
                                   std::move(options)));
   }
 
@@ -231,7 +231,7 @@ class ObjectStore {
   }
 
   std::size_t chunk_size(const PutOptions& options) const noexcept;
-  static ObjectSource bytes_source(std::string bytes, std::size_t piece_size);
+  static ObjectSource bytes_source(std::string bytes);
   static ObjectSource file_source(std::filesystem::path path, std::size_t piece_size);
 
   static asio::awaitable<void> do_connect(ObjectStore self);
