@@ -13,6 +13,7 @@
 #include <noesis/ship/event_bus.hpp>
 #include <noesis/ship/testing/server.hpp>
 
+#include "capture_log.hpp"
 #include "test_support.hpp"
 
 using namespace noesis::ship;
@@ -238,6 +239,8 @@ TEST_CASE("failing handler gets redeliveries then term") {
 TEST_CASE("undecodable event is terminated and kept") {
   asio::io_context io;
   Connection conn(io.get_executor(), test::config_for(test::shared_server()));
+  const auto previous_logger = logger();
+  const auto log = test::capture_library_log();
   test::run(io, [&]() -> awaitable<void> {
     EventBus bus = make_bus(conn, "garbage");
     co_await bus.connect();
@@ -262,6 +265,9 @@ TEST_CASE("undecodable event is terminated and kept") {
     sub.stop();
     co_await sub.wait();
   });
+  set_logger(previous_logger);
+  // The warning names the subject and the stream sequence of the message.
+  CHECK(log->contains("undecodable message on 'garbage.events.item.created' at stream sequence 1 terminated"));
 }
 
 namespace {
