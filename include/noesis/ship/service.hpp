@@ -263,7 +263,7 @@ class ServiceBuilder {
   // those received finish within shutdown_timeout, calls on_shutdown once and drains its own
   // connection. Runs on a strand of the connection's executor. Throws noesis::ship::error when
   // the configuration is invalid, the connection or the event stream fails, or the service is
-  // already running. When run() has returned, the builder holds nothing of the io_context, so
+  // already running. When run() has returned, the builder keeps no object of the io_context, so
   // it may outlive it and run again on another. Destroying the io_context while run() is still
   // suspended is not supported: call stop() and let run() return first.
   asio::awaitable<void> run() { return detail::service_core::run(core_); }
